@@ -1,0 +1,134 @@
+/* evring C test harness: shared by every behavioural test in c-tests/.
+ *
+ * Conventions (see c-tests/README.md):
+ *  - A test prints a deterministic trace on stdout with TRACE(). The same binary is run against
+ *    Debian's libev.so.4 (the oracle) and against evring's; the two stdouts must be identical.
+ *    Never print times, pids, addresses or fd numbers that may differ between libraries.
+ *  - Diagnostics go to stderr (not compared).
+ *  - CHECK*() failures print the expression and values on stderr and exit 1.
+ *  - Exit 77 means "skipped" (ctest SKIP_RETURN_CODE): e.g. the backend chosen through
+ *    LIBEV_FLAGS is not available in the library under test.
+ *  - Every test arms a watchdog (WATCHDOG) so a hang becomes a failure, not a stuck CI.
+ */
+#ifndef EVRING_TEST_H
+#define EVRING_TEST_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+#include <errno.h>
+#include <time.h>
+#include <pthread.h>
+#include <ev.h>
+
+#define TEST_SKIP_CODE 77
+
+#define TRACE(...) do { printf(__VA_ARGS__); putchar('\n'); fflush(stdout); } while (0)
+
+#define CHECK(cond) do { if (!(cond)) { \
+    fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    fflush(stdout); exit(1); } } while (0)
+
+#define CHECK_EQ_INT(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
+    if (a_ != b_) { fprintf(stderr, "%s:%d: CHECK_EQ_INT failed: %s == %s (%lld != %lld)\n", \
+        __FILE__, __LINE__, #a, #b, a_, b_); fflush(stdout); exit(1); } } while (0)
+
+#define SKIP(...) do { fprintf(stderr, "SKIP: "); fprintf(stderr, __VA_ARGS__); \
+    fputc('\n', stderr); exit(TEST_SKIP_CODE); } while (0)
+
+static void test_watchdog_fired_(int sig)
+{
+  static const char msg[] = "WATCHDOG: test took too long, aborting\n";
+  (void)sig;
+  if (write(2, msg, sizeof msg - 1) < 0) { /* nothing more we can do */ }
+  _exit(124);
+}
+
+/* Arm a process watchdog: SIGALRM after `seconds` kills the test with exit 124. Tests that
+ * use SIGALRM themselves call WATCHDOG_KILL instead. */
+static inline void WATCHDOG(unsigned seconds)
+{
+  signal(SIGALRM, test_watchdog_fired_);
+  alarm(seconds);
+}
+
+/* Watchdog that uses no signal: a detached thread (created with every signal blocked, so it
+ * never steals process-directed signals from the loop under test) sleeps `seconds` and then
+ * ends the process with exit 124. It does not fork, so it never shows up in waitpid(-1) or
+ * ev_child. A fork()ed child does not inherit it (threads do not survive fork): a child must
+ * exit by itself, or arm its own watchdog. Needs -pthread (the CMake project passes it). */
+static void *test_watchdog_thread_(void *arg)
+{
+  struct timespec ts;
+  ts.tv_sec = (time_t)(unsigned long)arg;
+  ts.tv_nsec = 0;
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) { /* keep sleeping */ }
+  test_watchdog_fired_(0);
+  return NULL;
+}
+
+static inline void WATCHDOG_KILL(unsigned seconds)
+{
+  pthread_t tid;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  if (pthread_create(&tid, NULL, test_watchdog_thread_, (void *)(unsigned long)seconds) != 0) {
+    fprintf(stderr, "WATCHDOG_KILL: pthread_create failed\n");
+    exit(1);
+  }
+  pthread_detach(tid);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Timing checks: assert lower bounds strictly and upper bounds loosely, never print times. */
+#define CHECK_DBL_GE(a, b) do { double a_ = (double)(a), b_ = (double)(b); \
+    if (!(a_ >= b_)) { fprintf(stderr, "%s:%d: CHECK_DBL_GE failed: %s >= %s (%.6f < %.6f)\n", \
+        __FILE__, __LINE__, #a, #b, a_, b_); fflush(stdout); exit(1); } } while (0)
+
+#define CHECK_DBL_LE(a, b) do { double a_ = (double)(a), b_ = (double)(b); \
+    if (!(a_ <= b_)) { fprintf(stderr, "%s:%d: CHECK_DBL_LE failed: %s <= %s (%.6f > %.6f)\n", \
+        __FILE__, __LINE__, #a, #b, a_, b_); fflush(stdout); exit(1); } } while (0)
+
+/* The default loop with the flags taken from LIBEV_FLAGS (as libev does); skip when the
+ * requested backend is unavailable in the library under test. */
+static inline struct ev_loop *test_default_loop(void)
+{
+  struct ev_loop *loop = ev_default_loop(0);
+  if (!loop) SKIP("ev_default_loop returned NULL (backend from LIBEV_FLAGS=%s unavailable)",
+                  getenv("LIBEV_FLAGS") ? getenv("LIBEV_FLAGS") : "(unset)");
+  return loop;
+}
+
+static inline struct ev_loop *test_new_loop(unsigned flags)
+{
+  struct ev_loop *loop = ev_loop_new(flags);
+  if (!loop) SKIP("ev_loop_new(0x%x) returned NULL", flags);
+  return loop;
+}
+
+/* An append-only string for recording what happened in which order (e.g. "CBA"), printed later
+ * with TRACE. Overflow is a test bug and fails the test. */
+typedef struct { char buf[8192]; size_t len; } test_log;
+
+static inline void test_log_reset(test_log *l) { l->len = 0; l->buf[0] = '\0'; }
+
+__attribute__((format(printf, 2, 3)))
+static inline void test_log_add(test_log *l, const char *fmt, ...)
+{
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(l->buf + l->len, sizeof l->buf - l->len, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= sizeof l->buf - l->len) {
+    fprintf(stderr, "test_log overflow\n");
+    exit(1);
+  }
+  l->len += (size_t)n;
+}
+
+#endif

@@ -1,0 +1,213 @@
+//! epoll(7) backend.
+//!
+//! Semantics follow libev's epoll backend, because programs depend on them:
+//! * changes are applied lazily, once per iteration; a change to an empty mask is *not*
+//!   sent (no `EPOLL_CTL_DEL`): the fd is usually about to be closed, and closing removes it
+//!   from the set for free. An unwanted event later prunes the registration with MOD/DEL.
+//! * every registration carries a generation number in the upper 32 bits of the event data;
+//!   an event whose generation is not the fd's current one is stale (an old registration of
+//!   a reused fd number, or one made by another process sharing this epoll set after fork)
+//!   and is never delivered. Seeing one makes the loop rebuild its epoll set.
+//! * `EPERM` (regular files and some devices cannot be polled) puts the fd on an "always
+//!   ready" list that reports its wanted events every iteration, as libev does.
+//! * ADD/MOD errors follow epoll_ctl(2): ENOENT on MOD means the fd was closed and reopened
+//!   (retry as ADD), EEXIST on ADD means it is still registered (MOD, or nothing if the mask
+//!   is already right); EBADF and other errors stop the fd's watchers with `EV_ERROR`.
+
+use super::{Anfd, PollOut};
+use crate::ffi::abi::{EV_READ, EV_WRITE};
+use crate::sys;
+use core::ffi::c_int;
+
+/// `eflags` bit: the fd is on the always-ready list.
+const EPERM_LISTED: u8 = 1;
+/// `emask` value used for always-ready fds (never a real kernel mask).
+const EMASK_EPERM: u8 = 0x80;
+
+pub struct Epoll {
+    fd: c_int,
+    events: Vec<libc::epoll_event>,
+    eperms: Vec<c_int>,
+}
+
+fn create() -> c_int {
+    // SAFETY: no pointers involved.
+    unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) }
+}
+
+impl Epoll {
+    pub fn available() -> bool {
+        cfg!(target_os = "linux")
+    }
+
+    pub fn new() -> Option<Epoll> {
+        let fd = create();
+        if fd < 0 {
+            return None;
+        }
+        Some(Epoll { fd, events: Vec::with_capacity(64), eperms: Vec::new() })
+    }
+
+    pub fn fd(&self) -> c_int {
+        self.fd
+    }
+
+    /// Replace the epoll instance (after fork, or after a stale event showed that our set
+    /// was changed by someone else). Only this process's descriptor is closed: a parent
+    /// sharing the old instance keeps it untouched.
+    pub fn recreate(&mut self) {
+        sys::close(self.fd);
+        loop {
+            self.fd = create();
+            if self.fd >= 0 {
+                break;
+            }
+            crate::ffi::globals::syserr(c"(libev) epoll_create");
+        }
+        self.eperms.clear();
+    }
+
+    fn ctl(&self, op: c_int, fd: c_int, mask: u8, data: u64) -> bool {
+        let mut ev = libc::epoll_event { events: epoll_mask(mask), u64: data };
+        // SAFETY: `ev` is a valid epoll_event; the kernel validates fds.
+        unsafe { libc::epoll_ctl(self.fd, op, fd, &mut ev) == 0 }
+    }
+
+    pub fn modify(&mut self, anfds: &mut [Anfd], fd: c_int, oev: u8, nev: u8, out: &mut PollOut) {
+        if nev == 0 {
+            // Lazy: keep the registration; see the module comment.
+            return;
+        }
+        let a = &mut anfds[fd as usize];
+        let oldmask = a.emask;
+        a.emask = nev;
+        a.egen = a.egen.wrapping_add(1);
+        let data = fd as u32 as u64 | ((a.egen as u64) << 32);
+        let op = if oev != 0 && oldmask != nev { libc::EPOLL_CTL_MOD } else { libc::EPOLL_CTL_ADD };
+        if self.ctl(op, fd, nev, data) {
+            return;
+        }
+        match sys::errno() {
+            libc::ENOENT => {
+                // MOD on an fd that was closed and reopened: register it afresh.
+                if self.ctl(libc::EPOLL_CTL_ADD, fd, nev, data) {
+                    return;
+                }
+            }
+            libc::EEXIST => {
+                // ADD of a still-registered fd (a forced re-registration of the same file).
+                if oldmask == nev {
+                    // Kernel already has this mask: nothing changed, keep the old generation.
+                    let a = &mut anfds[fd as usize];
+                    a.egen = a.egen.wrapping_sub(1);
+                    return;
+                }
+                if self.ctl(libc::EPOLL_CTL_MOD, fd, nev, data) {
+                    return;
+                }
+            }
+            libc::EPERM => {
+                // Not pollable (regular file, ...): report it as always ready.
+                let a = &mut anfds[fd as usize];
+                a.emask = EMASK_EPERM;
+                if a.eflags & EPERM_LISTED == 0 {
+                    a.eflags |= EPERM_LISTED;
+                    self.eperms.push(fd);
+                }
+                return;
+            }
+            _ => {}
+        }
+        // EBADF, ELOOP, EINVAL, ...: the application gave us a bad fd.
+        anfds[fd as usize].emask = 0;
+        out.kill.push(fd);
+    }
+
+    pub fn poll(&mut self, anfds: &mut [Anfd], mut timeout: f64, out: &mut PollOut) {
+        if !self.eperms.is_empty() {
+            timeout = 0.0;
+        }
+        let cap = self.events.capacity().max(64);
+        // SAFETY: the kernel writes at most `cap` entries into the buffer's spare capacity.
+        let n = unsafe {
+            libc::epoll_wait(self.fd, self.events.as_mut_ptr(), cap as c_int, sys::timeout_ms(timeout))
+        };
+        if n < 0 {
+            if sys::errno() != libc::EINTR {
+                crate::ffi::globals::syserr(c"(libev) epoll_wait");
+            }
+            return;
+        }
+        // SAFETY: the kernel initialised the first `n` entries.
+        unsafe { self.events.set_len(n as usize) };
+        for i in 0..n as usize {
+            let ev = self.events[i];
+            let data = ev.u64;
+            let fd = data as u32 as usize;
+            let got = event_mask(ev.events);
+            let Some(a) = anfds.get_mut(fd) else {
+                out.rebuild = true;
+                continue;
+            };
+            if (data >> 32) as u32 != a.egen {
+                // Stale: an old registration (see module comment).
+                out.rebuild = true;
+                continue;
+            }
+            let want = a.events;
+            if got & !want != 0 {
+                // The kernel mask is wider than wanted (lazy change): narrow it now.
+                a.emask = want;
+                let op = if want != 0 { libc::EPOLL_CTL_MOD } else { libc::EPOLL_CTL_DEL };
+                let d = data;
+                if !self.ctl(op, fd as c_int, want, d) {
+                    out.rebuild = true;
+                    continue;
+                }
+            }
+            out.ready.push((fd as i32, got as i32));
+        }
+        if n as usize == cap {
+            // Full buffer: more may be ready; grow for the next wait.
+            self.events.reserve(cap * 2);
+        }
+        self.events.clear();
+        // Always-ready fds (EPERM) report what their watchers want.
+        let mut i = 0;
+        while i < self.eperms.len() {
+            let fd = self.eperms[i];
+            let a = &mut anfds[fd as usize];
+            if a.emask == EMASK_EPERM && a.events != 0 {
+                out.ready.push((fd, a.events as i32));
+                i += 1;
+            } else {
+                a.eflags &= !EPERM_LISTED;
+                self.eperms.swap_remove(i);
+            }
+        }
+    }
+}
+
+impl Drop for Epoll {
+    fn drop(&mut self) {
+        sys::close(self.fd);
+    }
+}
+
+fn epoll_mask(m: u8) -> u32 {
+    let m = m as i32;
+    (if m & EV_READ != 0 { libc::EPOLLIN as u32 } else { 0 }) | (if m & EV_WRITE != 0 { libc::EPOLLOUT as u32 } else { 0 })
+}
+
+/// Errors and hang-ups wake both readers and writers, as in libev.
+fn event_mask(e: u32) -> u8 {
+    let e = e as i32;
+    let mut m = 0;
+    if e & (libc::EPOLLOUT | libc::EPOLLERR | libc::EPOLLHUP) != 0 {
+        m |= EV_WRITE;
+    }
+    if e & (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP) != 0 {
+        m |= EV_READ;
+    }
+    m as u8
+}

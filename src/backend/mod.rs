@@ -1,0 +1,140 @@
+//! Kernel readiness backends behind libev's backend interface.
+//!
+//! The loop core owns the per-fd table ([`Anfd`]) and calls a backend only from `ev_run`:
+//! `modify` while applying the fd changes collected since the last iteration ("fd reify"),
+//! `poll` to wait, `fork` to rebuild kernel state in a new process. Nothing here is ever
+//! called from `ev_io_start`/`ev_io_stop`, which is what makes a forked child that stops
+//! watchers on an inherited loop harmless to its parent.
+//!
+//! Backends report results through [`PollOut`]: readiness `(fd, revents)` pairs, fds whose
+//! registration the kernel rejected (the loop stops their watchers and feeds `EV_ERROR`, the
+//! behaviour of libev built without assertions), and a request to rebuild the kernel object
+//! (epoll saw a stale event, i.e. somebody else changed our interest set).
+
+pub mod epoll;
+pub mod poll;
+
+use crate::ffi::abi::*;
+
+/// Per-fd state shared by the core and the backends.
+#[derive(Clone, Copy)]
+pub struct Anfd {
+    /// io watchers on this fd (newest first), linked through their `next` field.
+    pub head: *mut ev_watcher_list,
+    /// Union of the watchers' event masks as last told to the backend.
+    pub events: u8,
+    /// Pending change flags (`EV__IOFDSET` and [`REIFY`]); non-zero while the fd is in the
+    /// loop's change list.
+    pub reify: u8,
+    /// Mask the kernel currently has (epoll: registered mask, kept lazily).
+    pub emask: u8,
+    /// Backend flags (epoll: fd is on the "always ready" list).
+    pub eflags: u8,
+    /// Registration generation, carried in the kernel's event data to spot stale events.
+    pub egen: u32,
+}
+
+impl Default for Anfd {
+    fn default() -> Self {
+        Anfd { head: core::ptr::null_mut(), events: 0, reify: 0, emask: 0, eflags: 0, egen: 0 }
+    }
+}
+
+/// Marks an fd as changed (the other flag is `EV__IOFDSET`: "re-register even if unchanged").
+pub const REIFY: u8 = 1;
+
+/// What a backend hands back to the loop.
+#[derive(Default)]
+pub struct PollOut {
+    pub ready: Vec<(i32, i32)>,
+    pub kill: Vec<i32>,
+    pub rebuild: bool,
+}
+
+pub enum Backend {
+    Epoll(epoll::Epoll),
+    Poll(poll::Poll),
+}
+
+/// Backends this build can ever provide (before run-time probing).
+pub fn supported() -> u32 {
+    let mut s = EVBACKEND_POLL;
+    if epoll::Epoll::available() {
+        s |= EVBACKEND_EPOLL;
+    }
+    s
+}
+
+/// Backends chosen when the flags name none (`EVFLAG_AUTO`).
+pub fn recommended() -> u32 {
+    supported()
+}
+
+/// Backends whose fd could be embedded in another loop (libev's constant set).
+pub fn embeddable() -> u32 {
+    EVBACKEND_EPOLL | EVBACKEND_KQUEUE | EVBACKEND_PORT | EVBACKEND_IOURING
+}
+
+impl Backend {
+    /// Create the first backend of `flags` that works, in libev's preference order.
+    pub fn init(flags: u32) -> Option<Backend> {
+        if flags & EVBACKEND_EPOLL != 0 {
+            if let Some(b) = epoll::Epoll::new() {
+                return Some(Backend::Epoll(b));
+            }
+        }
+        if flags & EVBACKEND_POLL != 0 {
+            return Some(Backend::Poll(poll::Poll::new()));
+        }
+        None
+    }
+
+    /// The `EVBACKEND_*` bit of this backend.
+    pub fn kind(&self) -> u32 {
+        match self {
+            Backend::Epoll(_) => EVBACKEND_EPOLL,
+            Backend::Poll(_) => EVBACKEND_POLL,
+        }
+    }
+
+    /// Smallest timeout the backend can wait for; shorter waits are rounded up to it.
+    pub fn mintime(&self) -> f64 {
+        1e-3
+    }
+
+    /// The kernel object's fd, or -1.
+    pub fn fd(&self) -> i32 {
+        match self {
+            Backend::Epoll(b) => b.fd(),
+            Backend::Poll(_) => -1,
+        }
+    }
+
+    /// Tell the kernel that `fd`'s wanted events changed from `oev` to `nev`.
+    pub fn modify(&mut self, anfds: &mut [Anfd], fd: i32, oev: u8, nev: u8, out: &mut PollOut) {
+        match self {
+            Backend::Epoll(b) => b.modify(anfds, fd, oev, nev, out),
+            Backend::Poll(b) => b.modify(fd, oev, nev),
+        }
+    }
+
+    /// Wait up to `timeout` seconds and report readiness into `out`.
+    pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
+        match self {
+            Backend::Epoll(b) => b.poll(anfds, timeout, out),
+            Backend::Poll(b) => b.poll(anfds, timeout, out),
+        }
+    }
+
+    /// Rebuild kernel state in a new process (or after interference). Returns true when the
+    /// loop must re-register every fd with interest.
+    pub fn fork(&mut self) -> bool {
+        match self {
+            Backend::Epoll(b) => {
+                b.recreate();
+                true
+            }
+            Backend::Poll(_) => false,
+        }
+    }
+}

@@ -1,0 +1,1504 @@
+//! The event loop: state, watcher bookkeeping and one `ev_run` iteration.
+//!
+//! # Re-entrancy rule (read before changing anything here)
+//! User callbacks re-enter the library with the same loop pointer: they stop, start, re-init
+//! and free watchers, feed events, and run nested `ev_run`s on this loop or others. So no
+//! `&mut Loop` (nor any reference into its arrays) may be alive while a user callback runs.
+//! Functions that invoke callbacks ([`run`], [`invoke_pending`], [`destroy`], [`invoke_hook`])
+//! take the raw loop pointer and open short `&mut` scopes between callbacks; everything else
+//! is a `&mut self` method that never calls user code (the periodic reschedule callback is the
+//! documented exception: it gets no loop pointer and, as in libev, must not touch the loop).
+//!
+//! State shared with other threads and signal handlers (`ev_async_send`, `ev_feed_signal`)
+//! lives in [`Wake`], outside the `UnsafeCell` that holds [`Loop`], and is only atomics.
+
+use super::heap::{Heap, HEAP0};
+use super::signals::{self, NSIG};
+use super::watcher::WatcherPtr;
+use crate::backend::{self, Anfd, Backend, PollOut, REIFY};
+use crate::ffi::abi::*;
+use crate::sys;
+use core::cell::UnsafeCell;
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::{fence, AtomicBool, AtomicI32, Ordering};
+
+/// Number of priorities (`EV_MINPRI..=EV_MAXPRI`).
+pub const NUMPRI: usize = (EV_MAXPRI - EV_MINPRI + 1) as usize;
+/// Longest wait without timers (libev's value: an idle loop wakes about once a minute).
+const MAX_BLOCKTIME: f64 = 59.743;
+/// A wall-clock change of at least this much is a time jump (periodics get rescheduled).
+const MIN_TIMEJUMP: f64 = 1.0;
+/// Smallest interval periodic_recalc divides by (libev: 1/8192 s).
+const MIN_INTERVAL: f64 = 0.0001220703125;
+/// Size of the pid hash for child watchers.
+const PID_HASHSIZE: usize = 16;
+
+pub type LoopCb = unsafe extern "C-unwind" fn(*mut ev_loop);
+pub type HookCb = unsafe extern "C" fn(*mut ev_loop);
+
+/// Wake-up state shared with other threads and signal handlers.
+pub struct Wake {
+    /// fd written to wake the loop (eventfd, or a pipe's write end); -1 until created. Its
+    /// number never changes once set (after fork the new object is dup2'ed onto it), so a
+    /// concurrent writer never writes to a stale number.
+    pub fd_write: AtomicI32,
+    pub is_eventfd: AtomicBool,
+    /// Set while the loop is (about to be) blocked in the backend: only then is a write needed.
+    pub write_wanted: AtomicI32,
+    /// A wake-up was requested while no write was wanted: the next wait must not block.
+    pub write_skipped: AtomicI32,
+    pub async_pending: AtomicI32,
+    pub sig_pending: AtomicI32,
+}
+
+impl Wake {
+    fn new() -> Wake {
+        Wake {
+            fd_write: AtomicI32::new(-1),
+            is_eventfd: AtomicBool::new(false),
+            write_wanted: AtomicI32::new(0),
+            write_skipped: AtomicI32::new(0),
+            async_pending: AtomicI32::new(0),
+            sig_pending: AtomicI32::new(0),
+        }
+    }
+
+    /// Raise `flag` and wake the loop if it sleeps. Async-signal-safe: atomics and at most
+    /// one write(2); errno is preserved.
+    pub fn write(&self, flag: &AtomicI32) {
+        fence(Ordering::SeqCst);
+        if flag.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        flag.store(1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        self.write_skipped.store(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if self.write_wanted.load(Ordering::Relaxed) != 0 {
+            self.write_skipped.store(0, Ordering::Relaxed);
+            fence(Ordering::Release);
+            let saved = sys::errno();
+            let fd = self.fd_write.load(Ordering::Relaxed);
+            if self.is_eventfd.load(Ordering::Relaxed) {
+                let one: u64 = 1;
+                // SAFETY: writing 8 valid bytes to our eventfd.
+                unsafe { libc::write(fd, &one as *const u64 as *const c_void, 8) };
+            } else {
+                let b: u8 = 0;
+                // SAFETY: writing one valid byte to our pipe.
+                unsafe { libc::write(fd, &b as *const u8 as *const c_void, 1) };
+            }
+            sys::set_errno(saved);
+        }
+    }
+}
+
+/// Watchers the loop itself uses. Allocated separately and accessed only through raw
+/// pointers, because their fields are written through [`WatcherPtr`]s while `&mut Loop` is
+/// alive.
+struct Internal {
+    /// Reads the wakeup fd; runs at `EV_MAXPRI`.
+    pipe_w: ev_io,
+    /// The default loop's SIGCHLD watcher (reaps every child).
+    childev: ev_signal,
+}
+
+/// What C's `struct ev_loop *` points at.
+pub struct LoopHandle {
+    pub wake: Wake,
+    core: UnsafeCell<Loop>,
+}
+
+#[derive(Clone, Copy)]
+struct Anpending {
+    /// `None` once `ev_clear_pending` emptied the slot (libev's dummy watcher).
+    w: Option<WatcherPtr>,
+    events: c_int,
+}
+
+pub struct Loop {
+    pub rt_now: f64,
+    pub mn_now: f64,
+    now_floor: f64,
+    rtmn_diff: f64,
+
+    pendings: [Vec<Anpending>; NUMPRI],
+    pendingpri: usize,
+
+    pub activecnt: c_int,
+    pub loop_done: c_int,
+    pub loop_depth: u32,
+    pub loop_count: u32,
+
+    backend: Backend,
+    backend_rebuild: bool,
+    out: PollOut,
+
+    anfds: Vec<Anfd>,
+    fdchanges: Vec<c_int>,
+
+    timers: Heap,
+    periodics: Heap,
+    rfeeds: Vec<WatcherPtr>,
+
+    idles: [Vec<WatcherPtr>; NUMPRI],
+    idleall: c_int,
+    prepares: Vec<WatcherPtr>,
+    checks: Vec<WatcherPtr>,
+    forks: Vec<WatcherPtr>,
+    cleanups: Vec<WatcherPtr>,
+    asyncs: Vec<WatcherPtr>,
+    childs: [*mut ev_watcher_list; PID_HASHSIZE],
+
+    pub postfork: bool,
+    curpid: c_int,
+    origflags: u32,
+    is_default: bool,
+
+    internal: *mut Internal,
+    /// Read end of the wakeup pipe (-1 for an eventfd, which is read through `fd_write`).
+    evpipe_read: c_int,
+
+    pub invoke_cb: Option<LoopCb>,
+    pub release_cb: Option<HookCb>,
+    pub acquire_cb: Option<HookCb>,
+    pub userdata: *mut c_void,
+    pub io_blocktime: f64,
+    pub timeout_blocktime: f64,
+}
+
+/// The flags a loop is created with, after `LIBEV_FLAGS` (which replaces them, as in libev,
+/// unless `EVFLAG_NOENV` is given or the process is set-id).
+fn effective_flags(flags: u32) -> u32 {
+    if flags & EVFLAG_NOENV == 0 && !sys::is_setid() {
+        if let Ok(v) = std::env::var("LIBEV_FLAGS") {
+            return atoi(&v) as u32;
+        }
+    }
+    flags
+}
+
+/// C's atoi: leading blanks, optional sign, digits; garbage → 0.
+fn atoi(s: &str) -> i64 {
+    let s = s.trim_start();
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut v: i64 = 0;
+    for b in digits.bytes() {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        v = v.wrapping_mul(10).wrapping_add((b - b'0') as i64);
+    }
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+impl LoopHandle {
+    /// Create a loop (not yet at its final address: see [`LoopHandle::post_init`]).
+    pub fn new(flags: u32, is_default: bool) -> Option<LoopHandle> {
+        let origflags = flags;
+        let curpid = if flags & EVFLAG_FORKCHECK != 0 { sys::getpid() } else { 0 };
+        let mut flags = effective_flags(flags);
+        if flags & EVBACKEND_MASK == 0 {
+            flags |= backend::recommended();
+        }
+        let backend = Backend::init(flags & EVBACKEND_MASK)?;
+        let rt_now = sys::realtime();
+        let mn_now = sys::monotonic();
+        let internal = Box::into_raw(Box::new(Internal {
+            // SAFETY: all-zero is a valid (inactive, no callback) watcher.
+            pipe_w: unsafe { core::mem::zeroed() },
+            // SAFETY: as above.
+            childev: unsafe { core::mem::zeroed() },
+        }));
+        let l = Loop {
+            rt_now,
+            mn_now,
+            now_floor: mn_now,
+            rtmn_diff: rt_now - mn_now,
+            pendings: Default::default(),
+            pendingpri: NUMPRI - 1,
+            activecnt: 0,
+            loop_done: EVBREAK_CANCEL,
+            loop_depth: 0,
+            loop_count: 0,
+            backend,
+            backend_rebuild: false,
+            out: PollOut::default(),
+            anfds: Vec::new(),
+            fdchanges: Vec::new(),
+            timers: Heap::default(),
+            periodics: Heap::default(),
+            rfeeds: Vec::new(),
+            idles: Default::default(),
+            idleall: 0,
+            prepares: Vec::new(),
+            checks: Vec::new(),
+            forks: Vec::new(),
+            cleanups: Vec::new(),
+            asyncs: Vec::new(),
+            childs: [core::ptr::null_mut(); PID_HASHSIZE],
+            postfork: false,
+            curpid,
+            origflags,
+            is_default,
+            internal,
+            evpipe_read: -1,
+            invoke_cb: None,
+            release_cb: None,
+            acquire_cb: None,
+            userdata: core::ptr::null_mut(),
+            io_blocktime: 0.0,
+            timeout_blocktime: 0.0,
+        };
+        Some(LoopHandle { wake: Wake::new(), core: UnsafeCell::new(l) })
+    }
+
+    /// Finish initialisation once the handle is at its final address: the default loop
+    /// takes over SIGCHLD and reaps every child (programs such as pgagroal rely on it).
+    pub fn post_init(&self) {
+        // SAFETY: no other reference to the loop exists yet.
+        let l = unsafe { &mut *self.core.get() };
+        if l.is_default {
+            let cw = l.childev_ptr();
+            // SAFETY: `cw` points at our internal ev_signal.
+            unsafe {
+                (*cw).cb = Some(crate::ffi::callbacks::child_cb);
+                (*cw).signum = libc::SIGCHLD;
+                (*cw).priority = EV_MAXPRI;
+            }
+            // SAFETY: internal watcher, valid for the loop's lifetime.
+            let w = unsafe { WatcherPtr::from_raw(cw) }.unwrap();
+            l.signal_start(self, w);
+            l.activecnt -= 1; // the reaper must not keep the loop alive
+        }
+    }
+
+    /// # Safety
+    /// `lp` must be a loop pointer returned by `ev_default_loop`/`ev_loop_new` and not yet
+    /// destroyed.
+    #[inline]
+    pub unsafe fn from_ptr<'a>(lp: *mut ev_loop) -> &'a LoopHandle {
+        // SAFETY: guaranteed by the caller.
+        unsafe { &*(lp as *const LoopHandle) }
+    }
+
+    /// The loop state. Callers keep the resulting `&mut` only for calls that do not run
+    /// user callbacks (see the module documentation).
+    #[inline]
+    pub fn core(&self) -> *mut Loop {
+        self.core.get()
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        if self.evpipe_read >= 0 {
+            sys::close(self.evpipe_read);
+        }
+        // SAFETY: allocated by Box::into_raw in LoopHandle::new and freed only here.
+        drop(unsafe { Box::from_raw(self.internal) });
+    }
+}
+
+impl Loop {
+    fn pipe_w_ptr(&self) -> *mut ev_io {
+        // SAFETY: `internal` is valid for the loop's lifetime; no reference is created.
+        unsafe { core::ptr::addr_of_mut!((*self.internal).pipe_w) }
+    }
+
+    fn childev_ptr(&self) -> *mut ev_signal {
+        // SAFETY: as above.
+        unsafe { core::ptr::addr_of_mut!((*self.internal).childev) }
+    }
+
+    fn pipe_w(&self) -> WatcherPtr {
+        // SAFETY: internal watcher, valid for the loop's lifetime.
+        unsafe { WatcherPtr::from_raw(self.pipe_w_ptr()) }.unwrap()
+    }
+
+    pub fn backend_kind(&self) -> u32 {
+        self.backend.kind()
+    }
+
+    pub fn backend_fd(&self) -> c_int {
+        self.backend.fd()
+    }
+
+    pub fn is_default(&self) -> bool {
+        self.is_default
+    }
+
+    // ------------------------------------------------------------------ pending queues
+
+    /// Queue `revents` for `w` (or merge them into its queued entry).
+    pub fn feed(&mut self, w: WatcherPtr, revents: c_int) {
+        let pri = w.abspri();
+        let p = w.pending();
+        if p != 0 {
+            match self.pendings[pri].get_mut(p as usize - 1) {
+                Some(slot) => slot.events |= revents,
+                None => sys::fatal("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
+            }
+        } else {
+            self.pendings[pri].push(Anpending { w: Some(w), events: revents });
+            w.set_pending(self.pendings[pri].len() as c_int);
+        }
+        // A new event may be of higher priority than the one being dispatched: rescan.
+        self.pendingpri = NUMPRI - 1;
+    }
+
+    /// Remove `w` from the pending queue; returns the events it had pending (0 if none).
+    /// The queue slot stays (and counts in `ev_pending_count`) until the next invoke pass.
+    pub fn clear_pending(&mut self, w: WatcherPtr) -> c_int {
+        let p = w.pending();
+        if p == 0 {
+            return 0;
+        }
+        let pri = w.abspri();
+        w.set_pending(0);
+        match self.pendings[pri].get_mut(p as usize - 1) {
+            Some(slot) if slot.w == Some(w) => {
+                slot.w = None;
+                slot.events
+            }
+            _ => sys::fatal("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
+        }
+    }
+
+    pub fn pending_count(&self) -> u32 {
+        self.pendings.iter().map(|p| p.len() as u32).sum()
+    }
+
+    /// Take the next pending event in libev's order: highest priority first, newest first
+    /// within a priority.
+    fn pop_pending(&mut self) -> Option<(WatcherPtr, c_int)> {
+        loop {
+            let pri = self.pendingpri;
+            match self.pendings[pri].pop() {
+                Some(Anpending { w: Some(w), events }) => {
+                    w.set_pending(0);
+                    return Some((w, events));
+                }
+                Some(Anpending { w: None, .. }) => continue,
+                None => {
+                    if pri == 0 {
+                        return None;
+                    }
+                    self.pendingpri -= 1;
+                }
+            }
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        self.pendings.iter().any(|p| !p.is_empty())
+    }
+
+    fn queue_events(&mut self, which: fn(&Loop) -> &Vec<WatcherPtr>, revents: c_int) {
+        let n = which(self).len();
+        for i in 0..n {
+            let w = which(self)[i];
+            self.feed(w, revents);
+        }
+    }
+
+    // ------------------------------------------------------------------ generic start/stop
+
+    /// Clamp the priority into range and write it back (visible to C, as in libev).
+    fn pri_adjust(w: WatcherPtr) {
+        let p = w.priority();
+        let c = p.clamp(EV_MINPRI, EV_MAXPRI);
+        if c != p {
+            w.set_priority(c);
+        }
+    }
+
+    fn start_w(&mut self, w: WatcherPtr, active: c_int) {
+        Self::pri_adjust(w);
+        w.set_active(active);
+        self.activecnt += 1;
+    }
+
+    fn stop_w(&mut self, w: WatcherPtr) {
+        self.activecnt -= 1;
+        w.set_active(0);
+    }
+
+    /// Add to one of the plain watcher arrays; `active` is the 1-based index.
+    fn array_start(&mut self, which: fn(&mut Loop) -> &mut Vec<WatcherPtr>, w: WatcherPtr) {
+        if w.active() != 0 {
+            return;
+        }
+        let idx = which(self).len() as c_int + 1;
+        self.start_w(w, idx);
+        which(self).push(w);
+    }
+
+    fn array_stop(&mut self, which: fn(&mut Loop) -> &mut Vec<WatcherPtr>, w: WatcherPtr) {
+        self.clear_pending(w);
+        if w.active() == 0 {
+            return;
+        }
+        let idx = w.active() as usize - 1;
+        let arr = which(self);
+        if idx >= arr.len() || arr[idx] != w {
+            sys::fatal("libev: stopping a watcher that is not active in this loop (memory corrupted or wrong loop)");
+        }
+        arr.swap_remove(idx);
+        if idx < arr.len() {
+            arr[idx].set_active(idx as c_int + 1);
+        }
+        self.stop_w(w);
+    }
+
+    pub fn prepare_start(&mut self, w: WatcherPtr) {
+        self.array_start(|l| &mut l.prepares, w);
+    }
+    pub fn prepare_stop(&mut self, w: WatcherPtr) {
+        self.array_stop(|l| &mut l.prepares, w);
+    }
+    pub fn check_start(&mut self, w: WatcherPtr) {
+        self.array_start(|l| &mut l.checks, w);
+    }
+    pub fn check_stop(&mut self, w: WatcherPtr) {
+        self.array_stop(|l| &mut l.checks, w);
+    }
+    pub fn fork_start(&mut self, w: WatcherPtr) {
+        self.array_start(|l| &mut l.forks, w);
+    }
+    pub fn fork_stop(&mut self, w: WatcherPtr) {
+        self.array_stop(|l| &mut l.forks, w);
+    }
+    /// Cleanup watchers never keep the loop alive.
+    pub fn cleanup_start(&mut self, w: WatcherPtr) {
+        if w.active() != 0 {
+            return;
+        }
+        self.array_start(|l| &mut l.cleanups, w);
+        self.activecnt -= 1;
+    }
+    pub fn cleanup_stop(&mut self, w: WatcherPtr) {
+        self.clear_pending(w);
+        if w.active() == 0 {
+            return;
+        }
+        self.activecnt += 1;
+        self.array_stop(|l| &mut l.cleanups, w);
+    }
+
+    pub fn idle_start(&mut self, w: WatcherPtr) {
+        if w.active() != 0 {
+            return;
+        }
+        Self::pri_adjust(w);
+        let pri = w.abspri();
+        let idx = self.idles[pri].len() as c_int + 1;
+        self.idleall += 1;
+        self.start_w(w, idx);
+        self.idles[pri].push(w);
+    }
+    pub fn idle_stop(&mut self, w: WatcherPtr) {
+        self.clear_pending(w);
+        if w.active() == 0 {
+            return;
+        }
+        let pri = w.abspri();
+        let idx = w.active() as usize - 1;
+        let arr = &mut self.idles[pri];
+        if idx >= arr.len() || arr[idx] != w {
+            sys::fatal("libev: stopping an idle watcher that is not active in this loop (priority changed while active?)");
+        }
+        arr.swap_remove(idx);
+        if idx < arr.len() {
+            arr[idx].set_active(idx as c_int + 1);
+        }
+        self.idleall -= 1;
+        self.stop_w(w);
+    }
+
+    // ------------------------------------------------------------------ io watchers
+
+    fn wlist_add(head: *mut *mut ev_watcher_list, w: WatcherPtr) {
+        // SAFETY: `head` points at a list head we own.
+        unsafe {
+            w.set_next(*head);
+            *head = w.raw() as *mut ev_watcher_list;
+        }
+    }
+
+    fn wlist_del(head: *mut *mut ev_watcher_list, w: WatcherPtr) {
+        let target = w.raw() as *mut ev_watcher_list;
+        let mut link = head;
+        // SAFETY: the list links only watchers that are active (valid by contract).
+        unsafe {
+            while !(*link).is_null() {
+                if *link == target {
+                    *link = (*target).next;
+                    return;
+                }
+                link = core::ptr::addr_of_mut!((**link).next);
+            }
+        }
+    }
+
+    fn fd_change(&mut self, fd: c_int, flags: u8) {
+        let a = &mut self.anfds[fd as usize];
+        let was = a.reify;
+        a.reify |= flags;
+        if was == 0 {
+            self.fdchanges.push(fd);
+        }
+    }
+
+    pub fn io_start(&mut self, w: WatcherPtr) {
+        if w.active() != 0 {
+            return;
+        }
+        let fd = w.io_fd();
+        let events = w.io_events();
+        if fd < 0 {
+            sys::fatal("libev: ev_io_start called with negative fd");
+        }
+        if events & !(EV__IOFDSET | EV_READ | EV_WRITE) != 0 {
+            sys::fatal("libev: ev_io_start called with illegal event mask");
+        }
+        self.start_w(w, 1);
+        if self.anfds.len() <= fd as usize {
+            self.anfds.resize(fd as usize + 1, Anfd::default());
+        }
+        let head = core::ptr::addr_of_mut!(self.anfds[fd as usize].head);
+        Self::wlist_add(head, w);
+        if w.next() == w.raw() as *mut ev_watcher_list {
+            sys::fatal("libev: ev_io_start called with corrupted watcher");
+        }
+        self.fd_change(fd, (events & EV__IOFDSET) as u8 | REIFY);
+        w.set_io_events(events & !EV__IOFDSET);
+    }
+
+    pub fn io_stop(&mut self, w: WatcherPtr) {
+        self.clear_pending(w);
+        if w.active() == 0 {
+            return;
+        }
+        let fd = w.io_fd();
+        if fd < 0 || fd as usize >= self.anfds.len() {
+            sys::fatal("libev: ev_io_stop called with illegal fd (must stay constant after start!)");
+        }
+        let head = core::ptr::addr_of_mut!(self.anfds[fd as usize].head);
+        Self::wlist_del(head, w);
+        self.stop_w(w);
+        self.fd_change(fd, REIFY);
+    }
+
+    /// Apply the fd changes collected since the last iteration: one backend call per fd
+    /// whose wanted mask changed (or that was explicitly re-set with `ev_io_set`).
+    fn fd_reify(&mut self) {
+        let mut i = 0;
+        while i < self.fdchanges.len() {
+            let fd = self.fdchanges[i];
+            i += 1;
+            let a = &mut self.anfds[fd as usize];
+            let o_events = a.events;
+            let o_reify = a.reify;
+            a.reify = 0;
+            let mut events: u8 = 0;
+            let mut p = a.head;
+            while !p.is_null() {
+                // SAFETY: the fd list links only active io watchers.
+                unsafe {
+                    events |= (*(p as *mut ev_io)).events as u8;
+                    p = (*p).next;
+                }
+            }
+            a.events = events;
+            if o_events != events || o_reify & EV__IOFDSET as u8 != 0 {
+                self.backend.modify(&mut self.anfds, fd, o_events, events, &mut self.out);
+            }
+        }
+        self.fdchanges.clear();
+        self.process_kills();
+    }
+
+    fn process_kills(&mut self) {
+        while let Some(fd) = self.out.kill.pop() {
+            self.fd_kill(fd);
+        }
+    }
+
+    /// Stop every watcher on `fd` and tell it `EV_ERROR` (the fd is not valid).
+    fn fd_kill(&mut self, fd: c_int) {
+        loop {
+            let Some(a) = self.anfds.get(fd as usize) else { return };
+            // SAFETY: list heads are null or active io watchers.
+            let Some(w) = (unsafe { WatcherPtr::from_raw(a.head) }) else { return };
+            self.io_stop(w);
+            self.feed(w, EV_ERROR | EV_READ | EV_WRITE);
+        }
+    }
+
+    /// Deliver kernel readiness for `fd`, unless the fd has unapplied changes (then the
+    /// event may belong to an old registration).
+    fn fd_event(&mut self, fd: c_int, revents: c_int) {
+        if let Some(a) = self.anfds.get(fd as usize) {
+            if a.reify == 0 {
+                self.fd_event_nocheck(fd, revents);
+            }
+        }
+    }
+
+    pub fn fd_event_nocheck(&mut self, fd: c_int, revents: c_int) {
+        let mut p = self.anfds[fd as usize].head;
+        while !p.is_null() {
+            // SAFETY: the fd list links only active io watchers.
+            let w = unsafe { WatcherPtr::from_raw(p) }.unwrap();
+            p = w.next();
+            let ev = w.io_events() & revents;
+            if ev != 0 {
+                self.feed(w, ev);
+            }
+        }
+    }
+
+    pub fn feed_fd_event(&mut self, fd: c_int, revents: c_int) {
+        if fd >= 0 && (fd as usize) < self.anfds.len() {
+            self.fd_event_nocheck(fd, revents);
+        }
+    }
+
+    /// Make every fd with interest re-register on the next reify (new kernel object).
+    fn fd_rearm_all(&mut self) {
+        for fd in 0..self.anfds.len() {
+            if self.anfds[fd].events != 0 {
+                self.anfds[fd].events = 0;
+                self.anfds[fd].emask = 0;
+                self.fd_change(fd as c_int, EV__IOFDSET as u8 | REIFY);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ timers
+
+    pub fn timer_start(&mut self, w: WatcherPtr) {
+        if w.active() != 0 {
+            return;
+        }
+        // ev_timer_set stored the *relative* delay in `at`; make it absolute (monotonic).
+        let at = w.at() + self.mn_now;
+        w.set_at(at);
+        if w.repeat() < 0.0 {
+            sys::fatal("libev: ev_timer_start called with negative timer repeat value");
+        }
+        Self::pri_adjust(w);
+        self.activecnt += 1;
+        self.timers.push(w, at);
+    }
+
+    pub fn timer_stop(&mut self, w: WatcherPtr) {
+        self.clear_pending(w);
+        if w.active() == 0 {
+            return;
+        }
+        let k = w.active() as usize;
+        if k < HEAP0 || k >= HEAP0 + self.timers.len() || self.timers.node(k).w != w {
+            sys::fatal("libev: internal timer heap corruption (timer memory moved or overwritten while active?)");
+        }
+        self.timers.remove(k);
+        // Keep the remaining time, so a restart without ev_timer_set continues from here.
+        w.set_at(w.at() - self.mn_now);
+        self.stop_w(w);
+    }
+
+    pub fn timer_again(&mut self, w: WatcherPtr) {
+        self.clear_pending(w);
+        if w.active() != 0 {
+            if w.repeat() != 0.0 {
+                let at = self.mn_now + w.repeat();
+                w.set_at(at);
+                self.timers.set_at(w.active() as usize, at);
+            } else {
+                self.timer_stop(w);
+            }
+        } else if w.repeat() != 0.0 {
+            w.set_at(w.repeat());
+            self.timer_start(w);
+        }
+    }
+
+    pub fn timer_remaining(&self, w: WatcherPtr) -> f64 {
+        if w.active() != 0 {
+            w.at() - self.mn_now
+        } else {
+            w.at()
+        }
+    }
+
+    fn timers_reify(&mut self) {
+        while let Some(top) = self.timers.top() {
+            if top.at >= self.mn_now {
+                break;
+            }
+            let w = top.w;
+            let repeat = w.repeat();
+            if repeat != 0.0 {
+                if repeat < 0.0 {
+                    sys::fatal("libev: negative ev_timer repeat value found while processing timers");
+                }
+                let mut at = w.at() + repeat;
+                if at < self.mn_now {
+                    at = self.mn_now;
+                }
+                w.set_at(at);
+                self.timers.set_at(HEAP0, at);
+            } else {
+                self.timer_stop(w);
+            }
+            self.rfeeds.push(w);
+        }
+        self.feed_reverse_done(EV_TIMER);
+    }
+
+    /// Feed collected expiries in reverse, so LIFO dispatch runs them earliest-first.
+    fn feed_reverse_done(&mut self, revents: c_int) {
+        while let Some(w) = self.rfeeds.pop() {
+            self.feed(w, revents);
+        }
+    }
+
+    fn timers_shift(&mut self, adjust: f64) {
+        for k in self.timers.indices() {
+            let n = self.timers.node(k);
+            let at = n.w.at() + adjust;
+            n.w.set_at(at);
+            self.timers.set_at_unordered(k, at);
+        }
+    }
+
+    // ------------------------------------------------------------------ periodics
+
+    fn periodic_recalc(&self, w: WatcherPtr) {
+        let ival = w.periodic_interval();
+        let interval = if ival > MIN_INTERVAL { ival } else { MIN_INTERVAL };
+        let offset = w.periodic_offset();
+        let mut at = offset + interval * ((self.rt_now - offset) / interval).floor();
+        // The floor estimate errs low; step to the first instant strictly after now.
+        while at <= self.rt_now {
+            let nat = at + ival;
+            if nat == at {
+                // Floating point cannot represent the step any more.
+                at = self.rt_now;
+                break;
+            }
+            at = nat;
+        }
+        w.set_at(at);
+    }
+
+    fn periodic_schedule(&mut self, w: WatcherPtr) {
+        if let Some(cb) = w.reschedule_cb() {
+            let at = w.call_reschedule(cb, self.rt_now);
+            w.set_at(at);
+        } else if w.periodic_interval() != 0.0 {
+            if w.periodic_interval() < 0.0 {
+                sys::fatal("libev: ev_periodic_start called with negative interval value");
+            }
+            self.periodic_recalc(w);
+        } else {
+            w.set_at(w.periodic_offset());
+        }
+    }
+
+    pub fn periodic_start(&mut self, w: WatcherPtr) {
+        if w.active() != 0 {
+            return;
+        }
+        self.periodic_schedule(w);
+        Self::pri_adjust(w);
+        self.activecnt += 1;
+        self.periodics.push(w, w.at());
+    }
+
+    pub fn periodic_stop(&mut self, w: WatcherPtr) {
+        self.clear_pending(w);
+        if w.active() == 0 {
+            return;
+        }
+        let k = w.active() as usize;
+        if k < HEAP0 || k >= HEAP0 + self.periodics.len() || self.periodics.node(k).w != w {
+            sys::fatal("libev: internal periodic heap corruption (periodic memory moved or overwritten while active?)");
+        }
+        self.periodics.remove(k);
+        self.stop_w(w);
+    }
+
+    pub fn periodic_again(&mut self, w: WatcherPtr) {
+        self.periodic_stop(w);
+        self.periodic_start(w);
+    }
+
+    fn periodics_reify(&mut self) {
+        while let Some(top) = self.periodics.top() {
+            if top.at >= self.rt_now {
+                break;
+            }
+            let w = top.w;
+            if let Some(cb) = w.reschedule_cb() {
+                let at = w.call_reschedule(cb, self.rt_now);
+                if at < self.rt_now {
+                    sys::fatal("libev: ev_periodic reschedule callback returned time in the past");
+                }
+                w.set_at(at);
+                self.periodics.set_at(HEAP0, at);
+            } else if w.periodic_interval() != 0.0 {
+                self.periodic_recalc(w);
+                self.periodics.set_at(HEAP0, w.at());
+            } else {
+                self.periodic_stop(w);
+            }
+            self.rfeeds.push(w);
+        }
+        self.feed_reverse_done(EV_PERIODIC);
+    }
+
+    /// Recompute every periodic from the current wall clock (time jump, `ev_resume`).
+    fn periodics_reschedule(&mut self) {
+        for k in self.periodics.indices() {
+            let w = self.periodics.node(k).w;
+            if let Some(cb) = w.reschedule_cb() {
+                let at = w.call_reschedule(cb, self.rt_now);
+                w.set_at(at);
+            } else if w.periodic_interval() != 0.0 {
+                self.periodic_recalc(w);
+            }
+            self.periodics.set_at_unordered(k, w.at());
+        }
+        self.periodics.rebuild();
+    }
+
+    // ------------------------------------------------------------------ time
+
+    /// Refresh `mn_now`/`rt_now`. The wall clock is re-read at most every half second (it
+    /// is interpolated from the monotonic clock in between); a disagreement of a second or
+    /// more is a wall-clock jump, after which periodics are rescheduled. Timers run on the
+    /// monotonic clock and are never adjusted.
+    pub fn time_update(&mut self) {
+        let odiff = self.rtmn_diff;
+        self.mn_now = sys::monotonic();
+        if self.mn_now - self.now_floor < MIN_TIMEJUMP * 0.5 {
+            self.rt_now = self.rtmn_diff + self.mn_now;
+            return;
+        }
+        self.now_floor = self.mn_now;
+        self.rt_now = sys::realtime();
+        // Retry a few times in case we were preempted between the two clock reads.
+        for _ in 0..3 {
+            self.rtmn_diff = self.rt_now - self.mn_now;
+            if (odiff - self.rtmn_diff).abs() < MIN_TIMEJUMP {
+                return;
+            }
+            self.rt_now = sys::realtime();
+            self.mn_now = sys::monotonic();
+            self.now_floor = self.mn_now;
+        }
+        self.periodics_reschedule();
+    }
+
+    pub fn suspend(&mut self) {
+        self.time_update();
+    }
+
+    pub fn resume(&mut self) {
+        let mn_prev = self.mn_now;
+        self.time_update();
+        self.timers_shift(self.mn_now - mn_prev);
+        self.periodics_reschedule();
+    }
+
+    // ------------------------------------------------------------------ signals
+
+    /// Create the wakeup fd (eventfd, or a pipe) and its internal MAXPRI watcher. After a
+    /// fork the new object is dup2'ed onto the old write fd number.
+    fn evpipe_init(&mut self, h: &LoopHandle) {
+        let pw = self.pipe_w();
+        if pw.active() != 0 {
+            return;
+        }
+        // SAFETY: plain syscall.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        let (rd, wr, is_efd) = if efd >= 0 {
+            (-1, efd, true)
+        } else {
+            let mut fds = [-1; 2];
+            // SAFETY: valid out-array of two ints.
+            while unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+                crate::ffi::globals::syserr(c"(libev) error creating signal/async pipe");
+            }
+            (fds[0], fds[1], false)
+        };
+        let old = h.wake.fd_write.load(Ordering::Acquire);
+        let wfd = if old < 0 {
+            wr
+        } else {
+            // SAFETY: replacing our own fd number atomically; `wr` is ours.
+            unsafe {
+                libc::dup3(wr, old, libc::O_CLOEXEC);
+                libc::close(wr);
+            }
+            old
+        };
+        self.evpipe_read = rd;
+        h.wake.is_eventfd.store(is_efd, Ordering::Relaxed);
+        h.wake.fd_write.store(wfd, Ordering::Release);
+        pw.init_io(Some(crate::ffi::callbacks::pipe_cb), if rd >= 0 { rd } else { wfd }, EV_READ);
+        pw.set_priority(EV_MAXPRI);
+        self.io_start(pw);
+        self.activecnt -= 1; // internal: does not keep the loop alive
+    }
+
+    /// The internal wakeup watcher fired: drain the fd, then feed pending signals and asyncs.
+    pub fn pipe_cb(&mut self, h: &LoopHandle, revents: c_int) {
+        if revents & EV_READ != 0 {
+            let mut buf = [0u8; 64];
+            let fd = if h.wake.is_eventfd.load(Ordering::Relaxed) { h.wake.fd_write.load(Ordering::Relaxed) } else { self.evpipe_read };
+            // SAFETY: reading into a valid buffer from our own non-blocking fd.
+            unsafe { libc::read(fd, buf.as_mut_ptr() as *mut c_void, if h.wake.is_eventfd.load(Ordering::Relaxed) { 8 } else { buf.len() }) };
+        }
+        h.wake.write_skipped.store(0, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if h.wake.sig_pending.load(Ordering::Relaxed) != 0 {
+            h.wake.sig_pending.store(0, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            for signum in (1..NSIG as c_int).rev() {
+                let s = signals::slot(signum).unwrap();
+                if s.pending.load(Ordering::Acquire) != 0 {
+                    self.feed_signal_event(h, signum);
+                }
+            }
+        }
+        if h.wake.async_pending.load(Ordering::Relaxed) != 0 {
+            h.wake.async_pending.store(0, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            for i in (0..self.asyncs.len()).rev() {
+                let w = self.asyncs[i];
+                if w.async_sent().load(Ordering::Acquire) != 0 {
+                    w.async_sent().store(0, Ordering::Release);
+                    self.feed(w, EV_ASYNC);
+                }
+            }
+        }
+    }
+
+    pub fn feed_signal_event(&mut self, h: &LoopHandle, signum: c_int) {
+        let Some(s) = signals::slot(signum) else { return };
+        if s.owner.load(Ordering::Acquire) != h as *const LoopHandle as *mut LoopHandle {
+            return;
+        }
+        s.pending.store(0, Ordering::Release);
+        // SAFETY: we own this slot (checked above); its list links active signal watchers.
+        let mut p = unsafe { *s.head() };
+        while !p.is_null() {
+            // SAFETY: as above.
+            let w = unsafe { WatcherPtr::from_raw(p) }.unwrap();
+            p = w.next();
+            self.feed(w, EV_SIGNAL);
+        }
+    }
+
+    pub fn signal_start(&mut self, h: &LoopHandle, w: WatcherPtr) {
+        if w.active() != 0 {
+            return;
+        }
+        let signum = w.signum();
+        let Some(s) = signals::slot(signum) else {
+            sys::fatal("libev: ev_signal_start called with illegal signal number")
+        };
+        let me = h as *const LoopHandle as *mut LoopHandle;
+        let owner = s.owner.load(Ordering::Acquire);
+        if !owner.is_null() && owner != me {
+            sys::fatal("libev: a signal must not be attached to two different loops");
+        }
+        s.owner.store(me, Ordering::Release);
+        self.start_w(w, 1);
+        Self::wlist_add(s.head(), w);
+        if w.next().is_null() {
+            // First watcher for this signal: install our handler.
+            self.evpipe_init(h);
+            // SAFETY: sigaction with a fully initialised struct and our handler.
+            unsafe {
+                let mut sa: libc::sigaction = core::mem::zeroed();
+                sa.sa_sigaction = crate::ffi::callbacks::sighandler as extern "C" fn(c_int) as usize;
+                libc::sigfillset(&mut sa.sa_mask);
+                sa.sa_flags = libc::SA_RESTART;
+                libc::sigaction(signum, &sa, core::ptr::null_mut());
+                if self.origflags & EVFLAG_NOSIGMASK != 0 {
+                    // libev 4.33 measured: the flag *unblocks* the signal (the manual's wording
+                    // suggests the opposite; we match the library).
+                    let mut set: libc::sigset_t = core::mem::zeroed();
+                    libc::sigemptyset(&mut set);
+                    libc::sigaddset(&mut set, signum);
+                    libc::sigprocmask(libc::SIG_UNBLOCK, &set, core::ptr::null_mut());
+                }
+            }
+        }
+    }
+
+    pub fn signal_stop(&mut self, w: WatcherPtr) {
+        self.clear_pending(w);
+        if w.active() == 0 {
+            return;
+        }
+        let signum = w.signum();
+        let Some(s) = signals::slot(signum) else {
+            sys::fatal("libev: ev_signal_stop called with illegal signal number (changed while active?)")
+        };
+        Self::wlist_del(s.head(), w);
+        self.stop_w(w);
+        // SAFETY: we own this slot.
+        if unsafe { (*s.head()).is_null() } {
+            s.owner.store(core::ptr::null_mut(), Ordering::Release);
+            // libev restores SIG_DFL (not the previous handler) when the last watcher stops.
+            // SAFETY: plain syscall.
+            unsafe { libc::signal(signum, libc::SIG_DFL) };
+        }
+    }
+
+    // ------------------------------------------------------------------ children
+
+    pub fn child_start(&mut self, w: WatcherPtr) {
+        if !self.is_default {
+            sys::fatal("libev: child watchers are only supported in the default loop");
+        }
+        if w.active() != 0 {
+            return;
+        }
+        self.start_w(w, 1);
+        let head = core::ptr::addr_of_mut!(self.childs[w.child_pid() as usize & (PID_HASHSIZE - 1)]);
+        Self::wlist_add(head, w);
+    }
+
+    pub fn child_stop(&mut self, w: WatcherPtr) {
+        self.clear_pending(w);
+        if w.active() == 0 {
+            return;
+        }
+        let head = core::ptr::addr_of_mut!(self.childs[w.child_pid() as usize & (PID_HASHSIZE - 1)]);
+        Self::wlist_del(head, w);
+        self.stop_w(w);
+    }
+
+    /// SIGCHLD arrived: reap one child (and re-run until none is left), feeding matching
+    /// child watchers. Every child is reaped, watched or not, as libev does.
+    pub fn child_cb(&mut self) {
+        let mut status: c_int = 0;
+        // SAFETY: valid out-pointer.
+        let mut pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED) };
+        if pid < 0 && sys::errno() == libc::EINVAL {
+            // SAFETY: as above.
+            pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::WUNTRACED) };
+        }
+        if pid <= 0 {
+            return;
+        }
+        // Run again in this pass: there may be more children to reap.
+        // SAFETY: internal watcher, valid for the loop's lifetime.
+        let cw = unsafe { WatcherPtr::from_raw(self.childev_ptr()) }.unwrap();
+        self.feed(cw, EV_SIGNAL);
+        self.child_reap(pid, pid, status);
+        self.child_reap(0, pid, status);
+    }
+
+    fn child_reap(&mut self, chain: c_int, pid: c_int, status: c_int) {
+        let traced = libc::WIFSTOPPED(status) || libc::WIFCONTINUED(status);
+        let mut p = self.childs[chain as usize & (PID_HASHSIZE - 1)];
+        while !p.is_null() {
+            // SAFETY: the chain links only active child watchers.
+            let w = unsafe { WatcherPtr::from_raw(p) }.unwrap();
+            p = w.next();
+            let wpid = w.child_pid();
+            if (wpid == pid || wpid == 0) && (!traced || w.child_flags() & 1 != 0) {
+                w.set_priority(EV_MAXPRI);
+                w.set_child_status(pid, status);
+                self.feed(w, EV_CHILD);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ async
+
+    pub fn async_start(&mut self, h: &LoopHandle, w: WatcherPtr) {
+        if w.active() != 0 {
+            return;
+        }
+        w.async_sent().store(0, Ordering::Release);
+        self.evpipe_init(h);
+        self.array_start(|l| &mut l.asyncs, w);
+    }
+
+    pub fn async_stop(&mut self, w: WatcherPtr) {
+        self.array_stop(|l| &mut l.asyncs, w);
+    }
+
+    // ------------------------------------------------------------------ fork
+
+    /// Rebuild kernel state in a new process (`ev_loop_fork`, `EVFLAG_FORKCHECK`) or after
+    /// the backend noticed interference. Runs inside `ev_run`, never earlier.
+    fn loop_fork(&mut self, h: &LoopHandle, real_fork: bool) {
+        if self.backend.fork() {
+            self.fd_rearm_all();
+        }
+        if real_fork && self.pipe_w().active() != 0 {
+            let pw = self.pipe_w();
+            self.activecnt += 1;
+            self.io_stop(pw);
+            if self.evpipe_read >= 0 {
+                sys::close(self.evpipe_read);
+                self.evpipe_read = -1;
+            }
+            self.evpipe_init(h);
+            // Rescan signals and asyncs that may have been flagged before the fork.
+            self.feed(pw, EV_CUSTOM);
+        }
+    }
+
+    // ------------------------------------------------------------------ verify
+
+    pub fn verify(&self) -> Result<(), String> {
+        self.timers.verify()?;
+        self.periodics.verify()?;
+        for (pri, q) in self.pendings.iter().enumerate() {
+            for (i, p) in q.iter().enumerate() {
+                if let Some(w) = p.w {
+                    if w.pending() as usize != i + 1 {
+                        return Err(format!("pending watcher at priority {pri} slot {i} has pending {}", w.pending()));
+                    }
+                    if w.abspri() != pri {
+                        return Err("watcher priority changed while pending".into());
+                    }
+                }
+            }
+        }
+        let arrays: [(&str, &Vec<WatcherPtr>); 5] = [("prepare", &self.prepares), ("check", &self.checks), ("fork", &self.forks), ("cleanup", &self.cleanups), ("async", &self.asyncs)];
+        for (name, arr) in arrays {
+            for (i, w) in arr.iter().enumerate() {
+                if w.active() as usize != i + 1 {
+                    return Err(format!("{name} watcher {i} has active {}", w.active()));
+                }
+            }
+        }
+        for (pri, arr) in self.idles.iter().enumerate() {
+            for (i, w) in arr.iter().enumerate() {
+                if w.active() as usize != i + 1 || w.abspri() != pri {
+                    return Err(format!("idle watcher {i} (priority index {pri}) inconsistent"));
+                }
+            }
+        }
+        for (fd, a) in self.anfds.iter().enumerate() {
+            let mut p = a.head;
+            let mut n = 0usize;
+            while !p.is_null() {
+                // SAFETY: the fd list links only active io watchers.
+                let w = unsafe { WatcherPtr::from_raw(p) }.unwrap();
+                if w.active() == 0 || w.io_fd() as usize != fd {
+                    return Err(format!("io watcher on fd list {fd} is inactive or has fd {}", w.io_fd()));
+                }
+                n += 1;
+                if n > 1 << 24 {
+                    return Err(format!("io watcher list of fd {fd} is cyclic"));
+                }
+                p = w.next();
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------- callback-running code
+
+/// Run every pending callback (libev's `ev_invoke_pending`).
+///
+/// # Safety
+/// `lp` is a live loop; no reference to its state is held by the caller.
+pub unsafe fn invoke_pending(lp: *mut ev_loop) {
+    // SAFETY: caller contract.
+    let h = unsafe { LoopHandle::from_ptr(lp) };
+    {
+        // SAFETY: short exclusive access, no callback inside.
+        let l = unsafe { &mut *h.core() };
+        l.pendingpri = NUMPRI - 1;
+    }
+    loop {
+        // SAFETY: the borrow ends at the end of this statement, before the callback.
+        let next = unsafe { (*h.core()).pop_pending() };
+        let Some((w, revents)) = next else { break };
+        // SAFETY: no borrow of the loop is alive here.
+        unsafe { w.invoke(lp, revents) };
+    }
+}
+
+/// Call the invoke-pending hook (`ev_set_invoke_pending_cb`), by default [`invoke_pending`].
+///
+/// # Safety
+/// As for [`invoke_pending`].
+pub unsafe fn invoke_hook(lp: *mut ev_loop) {
+    // SAFETY: caller contract; the read ends before the call.
+    let cb = unsafe { (*LoopHandle::from_ptr(lp).core()).invoke_cb };
+    match cb {
+        // SAFETY: user hook called with its own loop, no borrow alive.
+        Some(cb) => unsafe { cb(lp) },
+        // SAFETY: caller contract.
+        None => unsafe { invoke_pending(lp) },
+    }
+}
+
+/// `ev_run`.
+///
+/// # Safety
+/// `lp` is a live loop; the caller holds no reference to its state.
+pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
+    // SAFETY: caller contract.
+    let h = unsafe { LoopHandle::from_ptr(lp) };
+    let core = h.core();
+    // All `unsafe { &mut *core }` below are short exclusive borrows that end before any
+    // user callback (invoke hook, release/acquire hooks) runs.
+    {
+        // SAFETY: see above.
+        let l = unsafe { &mut *core };
+        l.loop_depth += 1;
+        l.loop_done = EVBREAK_CANCEL;
+    }
+    // SAFETY: no borrow alive.
+    unsafe { invoke_hook(lp) };
+
+    loop {
+        let (has_forks, has_prepares);
+        {
+            // SAFETY: see above.
+            let l = unsafe { &mut *core };
+            if l.curpid != 0 {
+                let pid = sys::getpid();
+                if pid != l.curpid {
+                    l.curpid = pid;
+                    l.postfork = true;
+                }
+            }
+            has_forks = l.postfork && !l.forks.is_empty();
+            if has_forks {
+                l.queue_events(|l| &l.forks, EV_FORK);
+            }
+        }
+        if has_forks {
+            // SAFETY: no borrow alive.
+            unsafe { invoke_hook(lp) };
+        }
+        {
+            // SAFETY: see above.
+            let l = unsafe { &mut *core };
+            has_prepares = !l.prepares.is_empty();
+            if has_prepares {
+                l.queue_events(|l| &l.prepares, EV_PREPARE);
+            }
+        }
+        if has_prepares {
+            // SAFETY: no borrow alive.
+            unsafe { invoke_hook(lp) };
+        }
+
+        let waittime;
+        {
+            // SAFETY: see above.
+            let l = unsafe { &mut *core };
+            if l.loop_done != EVBREAK_CANCEL {
+                break;
+            }
+            if l.postfork {
+                l.postfork = false;
+                l.backend_rebuild = false;
+                l.loop_fork(h, true);
+            } else if l.backend_rebuild {
+                l.backend_rebuild = false;
+                l.loop_fork(h, false);
+            }
+            l.fd_reify();
+
+            let prev_mn_now = l.mn_now;
+            l.time_update();
+            h.wake.write_wanted.store(1, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+
+            let mut wt = 0.0;
+            let nowait = flags & EVRUN_NOWAIT != 0 || l.idleall != 0 || l.activecnt == 0 || h.wake.write_skipped.load(Ordering::Relaxed) != 0 || l.has_pending();
+            if !nowait {
+                wt = MAX_BLOCKTIME;
+                if let Some(t) = l.timers.top() {
+                    wt = wt.min(t.at - l.mn_now);
+                }
+                if let Some(t) = l.periodics.top() {
+                    wt = wt.min(t.at - l.rt_now);
+                }
+                if wt < l.timeout_blocktime {
+                    wt = l.timeout_blocktime;
+                }
+                let mintime = l.backend.mintime();
+                if wt < mintime {
+                    wt = if wt <= 0.0 { 0.0 } else { mintime };
+                }
+                if l.io_blocktime != 0.0 {
+                    let mut st = l.io_blocktime - (l.mn_now - prev_mn_now);
+                    if st > wt - mintime {
+                        st = wt - mintime;
+                    }
+                    if st > 0.0 {
+                        sys::sleep(st);
+                        wt -= st;
+                    }
+                }
+            }
+            l.loop_count = l.loop_count.wrapping_add(1);
+            waittime = wt;
+        }
+
+        // SAFETY: read of a field; the borrow ends immediately.
+        let release = unsafe { (*core).release_cb };
+        if let Some(cb) = release {
+            // SAFETY: user hook with its own loop; no borrow alive.
+            unsafe { cb(lp) };
+        }
+        {
+            // SAFETY: see above. The backend wait runs no user code.
+            let l = unsafe { &mut *core };
+            l.out.ready.clear();
+            l.backend.poll(&mut l.anfds, waittime, &mut l.out);
+        }
+        // SAFETY: as for release.
+        let acquire = unsafe { (*core).acquire_cb };
+        if let Some(cb) = acquire {
+            // SAFETY: user hook with its own loop; no borrow alive.
+            unsafe { cb(lp) };
+        }
+
+        let more;
+        {
+            // SAFETY: see above.
+            let l = unsafe { &mut *core };
+            let mut ready = core::mem::take(&mut l.out.ready);
+            for &(fd, ev) in &ready {
+                l.fd_event(fd, ev);
+            }
+            ready.clear();
+            l.out.ready = ready;
+            l.process_kills();
+            if l.out.rebuild {
+                l.out.rebuild = false;
+                l.backend_rebuild = true;
+            }
+            h.wake.write_wanted.store(0, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            if h.wake.write_skipped.load(Ordering::Relaxed) != 0 {
+                let pw = l.pipe_w();
+                if pw.active() != 0 {
+                    l.feed(pw, EV_CUSTOM);
+                }
+            }
+            l.time_update();
+            l.timers_reify();
+            l.periodics_reify();
+            // Idle watchers: only the highest priority with idle watchers runs, and only if
+            // nothing at or above it is pending.
+            if l.idleall != 0 {
+                for pri in (0..NUMPRI).rev() {
+                    if !l.pendings[pri].is_empty() {
+                        break;
+                    }
+                    if !l.idles[pri].is_empty() {
+                        let n = l.idles[pri].len();
+                        for i in 0..n {
+                            let w = l.idles[pri][i];
+                            l.feed(w, EV_IDLE);
+                        }
+                        break;
+                    }
+                }
+            }
+            if !l.checks.is_empty() {
+                l.queue_events(|l| &l.checks, EV_CHECK);
+            }
+        }
+        // SAFETY: no borrow alive.
+        unsafe { invoke_hook(lp) };
+        {
+            // SAFETY: see above.
+            let l = unsafe { &*core };
+            more = l.activecnt != 0 && l.loop_done == EVBREAK_CANCEL && flags & (EVRUN_ONCE | EVRUN_NOWAIT) == 0;
+        }
+        if !more {
+            break;
+        }
+    }
+
+    // SAFETY: see above.
+    let l = unsafe { &mut *core };
+    if l.loop_done == EVBREAK_ONE {
+        l.loop_done = EVBREAK_CANCEL;
+    }
+    l.loop_depth = l.loop_depth.wrapping_sub(1);
+    l.activecnt
+}
+
+/// `ev_loop_destroy`: run cleanup watchers, release kernel objects and signal bindings.
+/// Watchers still active are left as they are (orphaned), as in libev.
+///
+/// # Safety
+/// `lp` is a live loop; the caller holds no reference to its state. On return the loop's
+/// state is dropped; the caller frees or forgets the handle's storage.
+pub unsafe fn destroy(lp: *mut ev_loop) {
+    // SAFETY: caller contract.
+    let h = unsafe { LoopHandle::from_ptr(lp) };
+    let has_cleanups;
+    {
+        // SAFETY: short borrow, no callbacks.
+        let l = unsafe { &mut *h.core() };
+        has_cleanups = !l.cleanups.is_empty();
+        if has_cleanups {
+            l.queue_events(|l| &l.cleanups, EV_CLEANUP);
+        }
+    }
+    if has_cleanups {
+        // SAFETY: no borrow alive.
+        unsafe { invoke_hook(lp) };
+    }
+    // SAFETY: short borrow, no callbacks.
+    let l = unsafe { &mut *h.core() };
+    // SAFETY: internal watcher.
+    let cw = unsafe { WatcherPtr::from_raw(l.childev_ptr()) }.unwrap();
+    if l.is_default && cw.active() != 0 {
+        l.activecnt += 1;
+        l.signal_stop(cw);
+    }
+    // Unbind every signal still bound to this loop, so a late signal never reaches freed
+    // memory (libev leaves the binding dangling). The disposition stays as it is.
+    let me = h as *const LoopHandle as *mut LoopHandle;
+    for signum in 1..NSIG as c_int {
+        let s = signals::slot(signum).unwrap();
+        if s.owner.load(Ordering::Acquire) == me {
+            s.owner.store(core::ptr::null_mut(), Ordering::Release);
+            // SAFETY: we owned the slot.
+            unsafe { *s.head() = core::ptr::null_mut() };
+        }
+    }
+    let wfd = h.wake.fd_write.swap(-1, Ordering::AcqRel);
+    if wfd >= 0 {
+        sys::close(wfd);
+    }
+}
+
+/// `ev_break`.
+pub fn set_break(l: &mut Loop, how: c_int) {
+    l.loop_done = how;
+}
