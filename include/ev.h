@@ -27,12 +27,13 @@
  * embed them as the first member of their own structures, e.g.
  *     struct conn { struct ev_io io; int client_fd; };
  *     ev_io_init ((struct ev_io *)&c, conn_cb, fd, EV_READ);
- * Every macro here that writes to a watcher does so through the watcher's own type, never
- * through a cast to a generic "base" type. Such a cast makes GCC report a strict-aliasing
- * violation at -O2 (-Werror=strict-aliasing) when the header is not a system header. Macros
- * that only need the common head of a watcher read it with plain int or ev_tstamp accesses at
- * fixed offsets. Those are valid under the aliasing rules, and, like libev's macros, they accept
- * any pointer to a watcher.
+ * Every macro here reads and writes watcher fields through the pointer's own type
+ * ((ev)->active, (ev)->cb, ...), never through a cast to a generic "base" type. libev's macros
+ * cast to ev_watcher *, and with such a pointer GCC reports a strict-aliasing violation at -O2
+ * (-Werror=strict-aliasing) whenever the header is not a system header. The fields have the
+ * same names in every watcher type, so the macros still work on any watcher, including the
+ * generic ev_watcher *. The one difference: libev's ev_is_active, ev_is_pending, ev_priority,
+ * ev_set_priority and ev_periodic_at also accepted a void pointer, and these do not.
  */
 
 /* The guard has the same name as libev's, so that including both this header and libev's in one
@@ -570,16 +571,10 @@ typedef char ev__abi_layout_check[
    && offsetof (ev_watcher, data) == offsetof (struct ev__abi_head, data)
    && offsetof (ev_watcher, cb) == offsetof (struct ev__abi_head, cb)) ? 1 : -1];
 
-/* Offsets of the common fields, for the macros in section 6. They are enumerators rather than
- * offsetof expressions inside the macros, because inside ev++.h's templates the name
- * ev_watcher refers to a template parameter. */
-enum {
-  ev__ofs_active   = offsetof (ev_watcher, active),
-  ev__ofs_pending  = offsetof (ev_watcher, pending),
-  ev__ofs_priority = offsetof (ev_watcher, priority),
-  ev__ofs_cb       = offsetof (ev_watcher, cb),
-  ev__ofs_at       = offsetof (ev_watcher_time, at)
-};
+/* The offset of the callback in every watcher, for ev_cb and ev_set_cb in section 6. It is an
+ * enumerator rather than an offsetof expression inside the macros, because inside ev++.h's
+ * templates the name ev_watcher refers to a template parameter. */
+enum { ev__ofs_cb = offsetof (ev_watcher, cb) };
 
 /* ===================================================================================== *
  * 5. Functions
@@ -817,25 +812,20 @@ EV_API_DECL void ev_resume (EV_P) EV_NOEXCEPT;
 #define ev_async_init(ev, cb)                                                                  \
   do { ev_init ((ev), (cb)); ev_async_set ((ev)); } while (0)
 
-/* Read (EV__RD) or write (EV__WR) a common field at its fixed offset. The access itself is an
- * int (or ev_tstamp) access to an int (or ev_tstamp) object, which the aliasing rules allow
- * whatever the type of ev; the casts through void and char only compute the address. As with
- * libev, ev may point to any watcher type, to a structure that starts with a watcher, or be a
- * void pointer. */
-#define EV__RD(ev, ofs, type) (*(const type *) (const void *) ((const char *) (const void *) (ev) + (ofs)))
-#define EV__WR(ev, ofs, type) (*(type *) (void *) ((char *) (void *) (ev) + (ofs)))
-
 /* Whether the watcher is started / has an event waiting for its callback. Both yield the raw
- * int stored by the library (any non-zero value means yes). */
-#define ev_is_active(ev)  (0 + EV__RD (ev, ev__ofs_active, int))
-#define ev_is_pending(ev) (0 + EV__RD (ev, ev__ofs_pending, int))
+ * int stored by the library (any non-zero value means yes). Like all watcher macros they read
+ * the field through the pointer's own type: ev must point to a watcher, to a watcher-like
+ * structure built with EV_WATCHER, or (C++) to a class derived from a watcher. ev_watcher *
+ * works too, as the generic type. */
+#define ev_is_active(ev)           (0 + (ev)->active)
+#define ev_is_pending(ev)          (0 + (ev)->pending)
 
 /* The watcher's priority. Set it only while the watcher is stopped and not pending. */
-#define ev_priority(ev)            (+EV__RD (ev, ev__ofs_priority, int))
-#define ev_set_priority(ev, pri)   (EV__WR (ev, ev__ofs_priority, int) = (pri))
+#define ev_priority(ev)            (+(ev)->priority)
+#define ev_set_priority(ev, pri)   ((ev)->priority = (pri))
 
 /* ev_periodic: the absolute time of the next event while the watcher is active. */
-#define ev_periodic_at(ev)         (+EV__RD (ev, ev__ofs_at, ev_tstamp))
+#define ev_periodic_at(ev)         (+(ev)->at)
 
 #if EV_ASYNC_ENABLE
 /* ev_async: true while an ev_async_send has not yet been handled. */

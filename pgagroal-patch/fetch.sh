@@ -25,6 +25,7 @@
 #   PGAGROAL_WORK       work directory (default: <repo>/build/pgagroal; keep it out of git)
 #   PGAGROAL_TARBALL    use this local pgagroal_1.6.0.orig.tar.gz instead of downloading
 #   PGAGROAL_SUITES     extra source suites to search (default: trixie)
+#   PGAGROAL_ORIG_ONLY=1  skip `apt-get source`, fetch only the orig tarball
 #   EVRING_SKIP_DEPS=1  do not apt-get install anything
 # Prints the source directory on its last line.
 set -eu
@@ -147,15 +148,21 @@ else
   }
   aptp update >&2 || die "apt-get update of the deb-src entries failed"
 
-  if (cd "$dl" && aptp source --download-only "pgagroal=$debver" >&2) && have_good_tarball; then
-    say "apt-get source --download-only succeeded"
+  # The .dsc or the debian tarball may be gone from the archive (404) while the orig tarball
+  # is still there: what counts is the orig tarball, so judge by it, not by apt's exit code.
+  if [ "${PGAGROAL_ORIG_ONLY:-0}" != 1 ]; then
+    (cd "$dl" && aptp source --download-only "pgagroal=$debver" >&2) ||
+      say "apt-get source --download-only reported errors (see above)"
+  fi
+  if have_good_tarball; then
+    say "apt-get source delivered $orig"
   else
     say "apt-get source did not deliver a good $orig; fetching only the orig tarball"
-    line=$(cd "$dl" && aptp source --print-uris "pgagroal=$debver" | grep "/$orig'" | head -n 1) ||
-      die "pgagroal=$debver is not in the suites $base ${PGAGROAL_SUITES:-trixie}"
+    rm -f "$dl/$orig"    # --print-uris skips files that are already present
+    line=$(cd "$dl" && aptp source --print-uris "pgagroal=$debver" | grep "/$orig'" | head -n 1)
+    [ -n "$line" ] || die "pgagroal=$debver ($orig) not found in the suites $base ${PGAGROAL_SUITES:-trixie}"
     url=$(echo "$line" | cut -d"'" -f2)
     hash=$(echo "$line" | awk '{ print $4 }')
-    rm -f "$dl/$orig"
     /usr/lib/apt/apt-helper download-file "$url" "$dl/$orig" "$hash" >&2 ||
       die "downloading $orig failed"
   fi

@@ -16,7 +16,10 @@ pub fn set_errno(v: c_int) {
 }
 
 fn clock(id: libc::clockid_t) -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid out-pointer; the clocks used here always exist on Linux.
     unsafe { libc::clock_gettime(id, &mut ts) };
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
@@ -42,7 +45,10 @@ pub fn sleep(delay: f64) {
     }
     let mut ts = to_timespec(delay.min(1e9));
     loop {
-        let mut rem = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut rem = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: valid pointers to timespecs on our stack.
         let r = unsafe { libc::nanosleep(&ts, &mut rem) };
         if r == 0 || errno() != libc::EINTR {
@@ -60,7 +66,10 @@ pub fn to_timespec(t: f64) -> libc::timespec {
     if nsec >= 1_000_000_000 {
         nsec = 999_999_999;
     }
-    libc::timespec { tv_sec: sec as libc::time_t, tv_nsec: nsec }
+    libc::timespec {
+        tv_sec: sec as libc::time_t,
+        tv_nsec: nsec,
+    }
 }
 
 /// Timeout in milliseconds for poll(2)/epoll_wait(2), rounded **up** so that a loop never

@@ -132,7 +132,7 @@ main (void)
   /* basic types */
   TYPE (ev_tstamp);
   printf ("  ev_tstamp is floating: %d\n", (ev_tstamp) 0.5 != 0);
-  printf ("type %-22s size=%-4u\n", "EV_ATOMIC_T", (unsigned) sizeof (EV_ATOMIC_T));
+  printf ("type %-22s size=%u\n", "EV_ATOMIC_T", (unsigned) sizeof (EV_ATOMIC_T));
   TYPE (ev_statdata);
   FIELD (ev_statdata, st_dev);
   FIELD (ev_statdata, st_ino);

@@ -841,7 +841,10 @@ static int tcp_listen(int port_zero)
     lst_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     lst_addr.sin_port = 0;
   }
-  CHECK(bind(fd, (struct sockaddr *)&lst_addr, sizeof lst_addr) == 0);
+  if (bind(fd, (struct sockaddr *)&lst_addr, sizeof lst_addr) != 0) {
+    fprintf(stderr, "t_io: bind: %s\n", strerror(errno));
+    exit(1);
+  }
   CHECK(listen(fd, 16) == 0);
   if (port_zero) CHECK(getsockname(fd, (struct sockaddr *)&lst_addr, &len) == 0);
   return fd;
@@ -889,12 +892,18 @@ static void lst_reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
   tcp_connect_client();
 }
 
-static void s_listen(void)
+/* Pinned to epoll and poll (EVFLAG_NOENV), whatever LIBEV_FLAGS says: with libev 4.33's
+ * io_uring backend the armed POLL_ADD keeps the closed listening socket alive (measured: bind()
+ * of the same address fails with EADDRINUSE, even after further loop iterations), so libev
+ * cannot serve as the oracle there. t_evring_io_rebind.c checks evring's io_uring separately. */
+static void s_listen(unsigned backend)
 {
-  struct ev_loop *loop = test_new_loop(0);
+  struct ev_loop *loop = ev_loop_new(EVFLAG_NOENV | backend);
   int ret;
 
-  TRACE("12. listening socket re-bound 100 times");
+  CHECK(loop != NULL);
+  TRACE("12. listening socket re-bound 100 times (%s)", backend == EVBACKEND_EPOLL ? "epoll" : "poll");
+  lst_accepts = lst_reloads = lst_same_fd = lst_bad = 0;
   ev_io_init(&lst_w, lst_accept_cb, tcp_listen(1), EV_READ);
   ev_io_start(loop, &lst_w);
   ev_signal_init(&lst_hup, lst_reload_cb, SIGHUP);
@@ -927,7 +936,8 @@ int main(void)
   s_many();
   s_move();
   s_hup();
-  s_listen();
+  s_listen(EVBACKEND_EPOLL);
+  s_listen(EVBACKEND_POLL);
   TRACE("done");
   return 0;
 }

@@ -45,7 +45,11 @@ impl Epoll {
         if fd < 0 {
             return None;
         }
-        Some(Epoll { fd, events: Vec::with_capacity(64), eperms: Vec::new() })
+        Some(Epoll {
+            fd,
+            events: Vec::with_capacity(64),
+            eperms: Vec::new(),
+        })
     }
 
     pub fn fd(&self) -> c_int {
@@ -68,7 +72,10 @@ impl Epoll {
     }
 
     fn ctl(&self, op: c_int, fd: c_int, mask: u8, data: u64) -> bool {
-        let mut ev = libc::epoll_event { events: epoll_mask(mask), u64: data };
+        let mut ev = libc::epoll_event {
+            events: epoll_mask(mask),
+            u64: data,
+        };
         // SAFETY: `ev` is a valid epoll_event; the kernel validates fds.
         unsafe { libc::epoll_ctl(self.fd, op, fd, &mut ev) == 0 }
     }
@@ -83,17 +90,17 @@ impl Epoll {
         a.emask = nev;
         a.egen = a.egen.wrapping_add(1);
         let data = fd as u32 as u64 | ((a.egen as u64) << 32);
-        let op = if oev != 0 && oldmask != nev { libc::EPOLL_CTL_MOD } else { libc::EPOLL_CTL_ADD };
+        let op = if oev != 0 && oldmask != nev {
+            libc::EPOLL_CTL_MOD
+        } else {
+            libc::EPOLL_CTL_ADD
+        };
         if self.ctl(op, fd, nev, data) {
             return;
         }
         match sys::errno() {
-            libc::ENOENT => {
-                // MOD on an fd that was closed and reopened: register it afresh.
-                if self.ctl(libc::EPOLL_CTL_ADD, fd, nev, data) {
-                    return;
-                }
-            }
+            // MOD on an fd that was closed and reopened: register it afresh.
+            libc::ENOENT if self.ctl(libc::EPOLL_CTL_ADD, fd, nev, data) => return,
             libc::EEXIST => {
                 // ADD of a still-registered fd (a forced re-registration of the same file).
                 if oldmask == nev {
@@ -130,7 +137,12 @@ impl Epoll {
         let cap = self.events.capacity().max(64);
         // SAFETY: the kernel writes at most `cap` entries into the buffer's spare capacity.
         let n = unsafe {
-            libc::epoll_wait(self.fd, self.events.as_mut_ptr(), cap as c_int, sys::timeout_ms(timeout))
+            libc::epoll_wait(
+                self.fd,
+                self.events.as_mut_ptr(),
+                cap as c_int,
+                sys::timeout_ms(timeout),
+            )
         };
         if n < 0 {
             if sys::errno() != libc::EINTR {
@@ -158,7 +170,11 @@ impl Epoll {
             if got & !want != 0 {
                 // The kernel mask is wider than wanted (lazy change): narrow it now.
                 a.emask = want;
-                let op = if want != 0 { libc::EPOLL_CTL_MOD } else { libc::EPOLL_CTL_DEL };
+                let op = if want != 0 {
+                    libc::EPOLL_CTL_MOD
+                } else {
+                    libc::EPOLL_CTL_DEL
+                };
                 let d = data;
                 if !self.ctl(op, fd as c_int, want, d) {
                     out.rebuild = true;
@@ -196,7 +212,15 @@ impl Drop for Epoll {
 
 fn epoll_mask(m: u8) -> u32 {
     let m = m as i32;
-    (if m & EV_READ != 0 { libc::EPOLLIN as u32 } else { 0 }) | (if m & EV_WRITE != 0 { libc::EPOLLOUT as u32 } else { 0 })
+    (if m & EV_READ != 0 {
+        libc::EPOLLIN as u32
+    } else {
+        0
+    }) | (if m & EV_WRITE != 0 {
+        libc::EPOLLOUT as u32
+    } else {
+        0
+    })
 }
 
 /// Errors and hang-ups wake both readers and writers, as in libev.

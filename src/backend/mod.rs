@@ -12,7 +12,9 @@
 //! (epoll saw a stale event, i.e. somebody else changed our interest set).
 
 pub mod epoll;
+pub mod kqueue;
 pub mod poll;
+pub mod select;
 
 use crate::ffi::abi::*;
 
@@ -36,7 +38,14 @@ pub struct Anfd {
 
 impl Default for Anfd {
     fn default() -> Self {
-        Anfd { head: core::ptr::null_mut(), events: 0, reify: 0, emask: 0, eflags: 0, egen: 0 }
+        Anfd {
+            head: core::ptr::null_mut(),
+            events: 0,
+            reify: 0,
+            emask: 0,
+            eflags: 0,
+            egen: 0,
+        }
     }
 }
 
@@ -54,11 +63,12 @@ pub struct PollOut {
 pub enum Backend {
     Epoll(epoll::Epoll),
     Poll(poll::Poll),
+    Select(select::Select),
 }
 
 /// Backends this build can ever provide (before run-time probing).
 pub fn supported() -> u32 {
-    let mut s = EVBACKEND_POLL;
+    let mut s = EVBACKEND_POLL | EVBACKEND_SELECT;
     if epoll::Epoll::available() {
         s |= EVBACKEND_EPOLL;
     }
@@ -86,6 +96,9 @@ impl Backend {
         if flags & EVBACKEND_POLL != 0 {
             return Some(Backend::Poll(poll::Poll::new()));
         }
+        if flags & EVBACKEND_SELECT != 0 {
+            return Some(Backend::Select(select::Select::new()));
+        }
         None
     }
 
@@ -94,19 +107,23 @@ impl Backend {
         match self {
             Backend::Epoll(_) => EVBACKEND_EPOLL,
             Backend::Poll(_) => EVBACKEND_POLL,
+            Backend::Select(_) => EVBACKEND_SELECT,
         }
     }
 
     /// Smallest timeout the backend can wait for; shorter waits are rounded up to it.
     pub fn mintime(&self) -> f64 {
-        1e-3
+        match self {
+            Backend::Select(_) => 1e-6,
+            _ => 1e-3,
+        }
     }
 
     /// The kernel object's fd, or -1.
     pub fn fd(&self) -> i32 {
         match self {
             Backend::Epoll(b) => b.fd(),
-            Backend::Poll(_) => -1,
+            Backend::Poll(_) | Backend::Select(_) => -1,
         }
     }
 
@@ -115,6 +132,7 @@ impl Backend {
         match self {
             Backend::Epoll(b) => b.modify(anfds, fd, oev, nev, out),
             Backend::Poll(b) => b.modify(fd, oev, nev),
+            Backend::Select(b) => b.modify(fd, oev, nev),
         }
     }
 
@@ -123,6 +141,7 @@ impl Backend {
         match self {
             Backend::Epoll(b) => b.poll(anfds, timeout, out),
             Backend::Poll(b) => b.poll(anfds, timeout, out),
+            Backend::Select(b) => b.poll(anfds, timeout, out),
         }
     }
 
@@ -134,7 +153,7 @@ impl Backend {
                 b.recreate();
                 true
             }
-            Backend::Poll(_) => false,
+            Backend::Poll(_) | Backend::Select(_) => false,
         }
     }
 }

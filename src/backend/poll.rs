@@ -37,12 +37,17 @@ impl Poll {
             }
             i = self.polls.len() as i32;
             self.idx[fdu] = i;
-            self.polls.push(libc::pollfd { fd, events: 0, revents: 0 });
+            self.polls.push(libc::pollfd {
+                fd,
+                events: 0,
+                revents: 0,
+            });
         }
         let i = i as usize;
         if nev != 0 {
             let n = nev as i32;
-            self.polls[i].events = (if n & EV_READ != 0 { libc::POLLIN } else { 0 }) | (if n & EV_WRITE != 0 { libc::POLLOUT } else { 0 });
+            self.polls[i].events = (if n & EV_READ != 0 { libc::POLLIN } else { 0 })
+                | (if n & EV_WRITE != 0 { libc::POLLOUT } else { 0 });
         } else {
             self.idx[fdu] = -1;
             self.polls.swap_remove(i);
@@ -55,14 +60,22 @@ impl Poll {
 
     pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
         // SAFETY: `polls` is a valid array of `len` pollfds.
-        let mut res = unsafe { libc::poll(self.polls.as_mut_ptr(), self.polls.len() as libc::nfds_t, sys::timeout_ms(timeout)) };
+        let mut res = unsafe {
+            libc::poll(
+                self.polls.as_mut_ptr(),
+                self.polls.len() as libc::nfds_t,
+                sys::timeout_ms(timeout),
+            )
+        };
         if res < 0 {
             match sys::errno() {
                 libc::EINTR => {}
                 libc::EBADF => {
                     for p in &self.polls {
                         // SAFETY: F_GETFD on any int is harmless.
-                        if unsafe { libc::fcntl(p.fd, libc::F_GETFD) } < 0 && sys::errno() == libc::EBADF {
+                        if unsafe { libc::fcntl(p.fd, libc::F_GETFD) } < 0
+                            && sys::errno() == libc::EBADF
+                        {
                             out.kill.push(p.fd);
                         }
                     }

@@ -33,8 +33,10 @@ const MIN_INTERVAL: f64 = 0.0001220703125;
 /// Size of the pid hash for child watchers.
 const PID_HASHSIZE: usize = 16;
 
-pub type LoopCb = unsafe extern "C-unwind" fn(*mut ev_loop);
-pub type HookCb = unsafe extern "C" fn(*mut ev_loop);
+/// `ev_loop_callback` (may run user callbacks, so unwinding is allowed through it).
+pub type LoopCb = Option<unsafe extern "C-unwind" fn(*mut ev_loop)>;
+/// Release/acquire hooks (`EV_NOEXCEPT` in ev.h).
+pub type HookCb = Option<unsafe extern "C" fn(*mut ev_loop)>;
 
 /// Wake-up state shared with other threads and signal handlers.
 pub struct Wake {
@@ -101,6 +103,8 @@ struct Internal {
     pipe_w: ev_io,
     /// The default loop's SIGCHLD watcher (reaps every child).
     childev: ev_signal,
+    /// Reads the signalfd (only with `EVFLAG_SIGNALFD`); runs at `EV_MAXPRI`.
+    sigfd_w: ev_io,
 }
 
 /// What C's `struct ev_loop *` points at.
@@ -158,10 +162,13 @@ pub struct Loop {
     internal: *mut Internal,
     /// Read end of the wakeup pipe (-1 for an eventfd, which is read through `fd_write`).
     evpipe_read: c_int,
+    /// signalfd: -2 = wanted (`EVFLAG_SIGNALFD`) but not created yet, -1 = not used.
+    sigfd: c_int,
+    sigfd_set: libc::sigset_t,
 
-    pub invoke_cb: Option<LoopCb>,
-    pub release_cb: Option<HookCb>,
-    pub acquire_cb: Option<HookCb>,
+    pub invoke_cb: LoopCb,
+    pub release_cb: HookCb,
+    pub acquire_cb: HookCb,
     pub userdata: *mut c_void,
     pub io_blocktime: f64,
     pub timeout_blocktime: f64,
@@ -204,7 +211,11 @@ impl LoopHandle {
     /// Create a loop (not yet at its final address: see [`LoopHandle::post_init`]).
     pub fn new(flags: u32, is_default: bool) -> Option<LoopHandle> {
         let origflags = flags;
-        let curpid = if flags & EVFLAG_FORKCHECK != 0 { sys::getpid() } else { 0 };
+        let curpid = if flags & EVFLAG_FORKCHECK != 0 {
+            sys::getpid()
+        } else {
+            0
+        };
         let mut flags = effective_flags(flags);
         if flags & EVBACKEND_MASK == 0 {
             flags |= backend::recommended();
@@ -217,6 +228,8 @@ impl LoopHandle {
             pipe_w: unsafe { core::mem::zeroed() },
             // SAFETY: as above.
             childev: unsafe { core::mem::zeroed() },
+            // SAFETY: as above.
+            sigfd_w: unsafe { core::mem::zeroed() },
         }));
         let l = Loop {
             rt_now,
@@ -251,6 +264,9 @@ impl LoopHandle {
             is_default,
             internal,
             evpipe_read: -1,
+            sigfd: if flags & EVFLAG_SIGNALFD != 0 { -2 } else { -1 },
+            // SAFETY: an all-zero sigset_t is a valid (empty) set on Linux.
+            sigfd_set: unsafe { core::mem::zeroed() },
             invoke_cb: None,
             release_cb: None,
             acquire_cb: None,
@@ -258,7 +274,10 @@ impl LoopHandle {
             io_blocktime: 0.0,
             timeout_blocktime: 0.0,
         };
-        Some(LoopHandle { wake: Wake::new(), core: UnsafeCell::new(l) })
+        Some(LoopHandle {
+            wake: Wake::new(),
+            core: UnsafeCell::new(l),
+        })
     }
 
     /// Finish initialisation once the handle is at its final address: the default loop
@@ -303,6 +322,9 @@ impl Drop for Loop {
         if self.evpipe_read >= 0 {
             sys::close(self.evpipe_read);
         }
+        if self.sigfd >= 0 {
+            sys::close(self.sigfd);
+        }
         // SAFETY: allocated by Box::into_raw in LoopHandle::new and freed only here.
         drop(unsafe { Box::from_raw(self.internal) });
     }
@@ -312,6 +334,11 @@ impl Loop {
     fn pipe_w_ptr(&self) -> *mut ev_io {
         // SAFETY: `internal` is valid for the loop's lifetime; no reference is created.
         unsafe { core::ptr::addr_of_mut!((*self.internal).pipe_w) }
+    }
+
+    fn sigfd_w(&self) -> WatcherPtr {
+        // SAFETY: internal watcher, valid for the loop's lifetime; no reference is created.
+        unsafe { WatcherPtr::from_raw(core::ptr::addr_of_mut!((*self.internal).sigfd_w)) }.unwrap()
     }
 
     fn childev_ptr(&self) -> *mut ev_signal {
@@ -348,7 +375,10 @@ impl Loop {
                 None => sys::fatal("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
             }
         } else {
-            self.pendings[pri].push(Anpending { w: Some(w), events: revents });
+            self.pendings[pri].push(Anpending {
+                w: Some(w),
+                events: revents,
+            });
             w.set_pending(self.pendings[pri].len() as c_int);
         }
         // A new event may be of higher priority than the one being dispatched: rescan.
@@ -590,7 +620,9 @@ impl Loop {
         }
         let fd = w.io_fd();
         if fd < 0 || fd as usize >= self.anfds.len() {
-            sys::fatal("libev: ev_io_stop called with illegal fd (must stay constant after start!)");
+            sys::fatal(
+                "libev: ev_io_stop called with illegal fd (must stay constant after start!)",
+            );
         }
         let head = core::ptr::addr_of_mut!(self.anfds[fd as usize].head);
         Self::wlist_del(head, w);
@@ -620,7 +652,8 @@ impl Loop {
             }
             a.events = events;
             if o_events != events || o_reify & EV__IOFDSET as u8 != 0 {
-                self.backend.modify(&mut self.anfds, fd, o_events, events, &mut self.out);
+                self.backend
+                    .modify(&mut self.anfds, fd, o_events, events, &mut self.out);
             }
         }
         self.fdchanges.clear();
@@ -636,9 +669,13 @@ impl Loop {
     /// Stop every watcher on `fd` and tell it `EV_ERROR` (the fd is not valid).
     fn fd_kill(&mut self, fd: c_int) {
         loop {
-            let Some(a) = self.anfds.get(fd as usize) else { return };
+            let Some(a) = self.anfds.get(fd as usize) else {
+                return;
+            };
             // SAFETY: list heads are null or active io watchers.
-            let Some(w) = (unsafe { WatcherPtr::from_raw(a.head) }) else { return };
+            let Some(w) = (unsafe { WatcherPtr::from_raw(a.head) }) else {
+                return;
+            };
             self.io_stop(w);
             self.feed(w, EV_ERROR | EV_READ | EV_WRITE);
         }
@@ -749,7 +786,9 @@ impl Loop {
             let repeat = w.repeat();
             if repeat != 0.0 {
                 if repeat < 0.0 {
-                    sys::fatal("libev: negative ev_timer repeat value found while processing timers");
+                    sys::fatal(
+                        "libev: negative ev_timer repeat value found while processing timers",
+                    );
                 }
                 let mut at = w.at() + repeat;
                 if at < self.mn_now {
@@ -785,7 +824,11 @@ impl Loop {
 
     fn periodic_recalc(&self, w: WatcherPtr) {
         let ival = w.periodic_interval();
-        let interval = if ival > MIN_INTERVAL { ival } else { MIN_INTERVAL };
+        let interval = if ival > MIN_INTERVAL {
+            ival
+        } else {
+            MIN_INTERVAL
+        };
         let offset = w.periodic_offset();
         let mut at = offset + interval * ((self.rt_now - offset) / interval).floor();
         // The floor estimate errs low; step to the first instant strictly after now.
@@ -937,7 +980,8 @@ impl Loop {
         } else {
             let mut fds = [-1; 2];
             // SAFETY: valid out-array of two ints.
-            while unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+            while unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0
+            {
                 crate::ffi::globals::syserr(c"(libev) error creating signal/async pipe");
             }
             (fds[0], fds[1], false)
@@ -956,7 +1000,11 @@ impl Loop {
         self.evpipe_read = rd;
         h.wake.is_eventfd.store(is_efd, Ordering::Relaxed);
         h.wake.fd_write.store(wfd, Ordering::Release);
-        pw.init_io(Some(crate::ffi::callbacks::pipe_cb), if rd >= 0 { rd } else { wfd }, EV_READ);
+        pw.init_io(
+            Some(crate::ffi::callbacks::pipe_cb),
+            if rd >= 0 { rd } else { wfd },
+            EV_READ,
+        );
         pw.set_priority(EV_MAXPRI);
         self.io_start(pw);
         self.activecnt -= 1; // internal: does not keep the loop alive
@@ -966,9 +1014,23 @@ impl Loop {
     pub fn pipe_cb(&mut self, h: &LoopHandle, revents: c_int) {
         if revents & EV_READ != 0 {
             let mut buf = [0u8; 64];
-            let fd = if h.wake.is_eventfd.load(Ordering::Relaxed) { h.wake.fd_write.load(Ordering::Relaxed) } else { self.evpipe_read };
+            let fd = if h.wake.is_eventfd.load(Ordering::Relaxed) {
+                h.wake.fd_write.load(Ordering::Relaxed)
+            } else {
+                self.evpipe_read
+            };
             // SAFETY: reading into a valid buffer from our own non-blocking fd.
-            unsafe { libc::read(fd, buf.as_mut_ptr() as *mut c_void, if h.wake.is_eventfd.load(Ordering::Relaxed) { 8 } else { buf.len() }) };
+            unsafe {
+                libc::read(
+                    fd,
+                    buf.as_mut_ptr() as *mut c_void,
+                    if h.wake.is_eventfd.load(Ordering::Relaxed) {
+                        8
+                    } else {
+                        buf.len()
+                    },
+                )
+            };
         }
         h.wake.write_skipped.store(0, Ordering::Relaxed);
         fence(Ordering::SeqCst);
@@ -996,8 +1058,10 @@ impl Loop {
     }
 
     pub fn feed_signal_event(&mut self, h: &LoopHandle, signum: c_int) {
-        let Some(s) = signals::slot(signum) else { return };
-        if s.owner.load(Ordering::Acquire) != h as *const LoopHandle as *mut LoopHandle {
+        let Some(s) = signals::slot(signum) else {
+            return;
+        };
+        if !core::ptr::eq(s.owner.load(Ordering::Acquire), h) {
             return;
         }
         s.pending.store(0, Ordering::Release);
@@ -1027,13 +1091,29 @@ impl Loop {
         s.owner.store(me, Ordering::Release);
         self.start_w(w, 1);
         Self::wlist_add(s.head(), w);
-        if w.next().is_null() {
+        if self.sigfd == -2 {
+            self.sigfd_init();
+        }
+        if self.sigfd >= 0 {
+            // signalfd mode (EVFLAG_SIGNALFD): block the signal and read it from the fd.
+            // SAFETY: sigset manipulation on our own sets; plain syscalls.
+            unsafe {
+                libc::sigaddset(&mut self.sigfd_set, signum);
+                let mut one: libc::sigset_t = core::mem::zeroed();
+                libc::sigemptyset(&mut one);
+                libc::sigaddset(&mut one, signum);
+                libc::sigprocmask(libc::SIG_BLOCK, &one, core::ptr::null_mut());
+                libc::signalfd(self.sigfd, &self.sigfd_set, 0);
+            }
+        }
+        if w.next().is_null() && self.sigfd < 0 {
             // First watcher for this signal: install our handler.
             self.evpipe_init(h);
             // SAFETY: sigaction with a fully initialised struct and our handler.
             unsafe {
                 let mut sa: libc::sigaction = core::mem::zeroed();
-                sa.sa_sigaction = crate::ffi::callbacks::sighandler as extern "C" fn(c_int) as usize;
+                sa.sa_sigaction =
+                    crate::ffi::callbacks::sighandler as extern "C" fn(c_int) as usize;
                 libc::sigfillset(&mut sa.sa_mask);
                 sa.sa_flags = libc::SA_RESTART;
                 libc::sigaction(signum, &sa, core::ptr::null_mut());
@@ -1056,16 +1136,76 @@ impl Loop {
         }
         let signum = w.signum();
         let Some(s) = signals::slot(signum) else {
-            sys::fatal("libev: ev_signal_stop called with illegal signal number (changed while active?)")
+            sys::fatal(
+                "libev: ev_signal_stop called with illegal signal number (changed while active?)",
+            )
         };
         Self::wlist_del(s.head(), w);
         self.stop_w(w);
         // SAFETY: we own this slot.
         if unsafe { (*s.head()).is_null() } {
             s.owner.store(core::ptr::null_mut(), Ordering::Release);
+            if self.sigfd >= 0 {
+                // SAFETY: sigset manipulation on our own sets; plain syscalls.
+                unsafe {
+                    libc::sigdelset(&mut self.sigfd_set, signum);
+                    let mut one: libc::sigset_t = core::mem::zeroed();
+                    libc::sigemptyset(&mut one);
+                    libc::sigaddset(&mut one, signum);
+                    libc::sigprocmask(libc::SIG_UNBLOCK, &one, core::ptr::null_mut());
+                    libc::signalfd(self.sigfd, &self.sigfd_set, 0);
+                }
+                return;
+            }
             // libev restores SIG_DFL (not the previous handler) when the last watcher stops.
             // SAFETY: plain syscall.
             unsafe { libc::signal(signum, libc::SIG_DFL) };
+        }
+    }
+
+    /// Create the signalfd lazily (first signal watcher of an `EVFLAG_SIGNALFD` loop). If
+    /// the kernel refuses, fall back to sigaction delivery for good.
+    fn sigfd_init(&mut self) {
+        // SAFETY: plain syscalls on our own sigset.
+        let fd = unsafe {
+            libc::sigemptyset(&mut self.sigfd_set);
+            libc::signalfd(-1, &self.sigfd_set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC)
+        };
+        self.sigfd = fd;
+        if fd < 0 {
+            self.sigfd = -1;
+            return;
+        }
+        let w = self.sigfd_w();
+        w.init_io(Some(crate::ffi::callbacks::sigfd_cb), fd, EV_READ);
+        w.set_priority(EV_MAXPRI);
+        self.io_start(w);
+        self.activecnt -= 1; // internal: does not keep the loop alive
+    }
+
+    /// The signalfd is readable: feed every signal it reports.
+    pub fn sigfd_cb(&mut self, h: &LoopHandle) {
+        loop {
+            // SAFETY: all-zero is a valid signalfd_siginfo array.
+            let mut si: [libc::signalfd_siginfo; 8] = unsafe { core::mem::zeroed() };
+            // SAFETY: reading into a buffer of the stated size from our own fd.
+            let n = unsafe {
+                libc::read(
+                    self.sigfd,
+                    si.as_mut_ptr() as *mut c_void,
+                    core::mem::size_of_val(&si),
+                )
+            };
+            if n <= 0 {
+                break;
+            }
+            let count = n as usize / core::mem::size_of::<libc::signalfd_siginfo>();
+            for s in &si[..count] {
+                self.feed_signal_event(h, s.ssi_signo as c_int);
+            }
+            if count < si.len() {
+                break;
+            }
         }
     }
 
@@ -1079,7 +1219,8 @@ impl Loop {
             return;
         }
         self.start_w(w, 1);
-        let head = core::ptr::addr_of_mut!(self.childs[w.child_pid() as usize & (PID_HASHSIZE - 1)]);
+        let head =
+            core::ptr::addr_of_mut!(self.childs[w.child_pid() as usize & (PID_HASHSIZE - 1)]);
         Self::wlist_add(head, w);
     }
 
@@ -1088,7 +1229,8 @@ impl Loop {
         if w.active() == 0 {
             return;
         }
-        let head = core::ptr::addr_of_mut!(self.childs[w.child_pid() as usize & (PID_HASHSIZE - 1)]);
+        let head =
+            core::ptr::addr_of_mut!(self.childs[w.child_pid() as usize & (PID_HASHSIZE - 1)]);
         Self::wlist_del(head, w);
         self.stop_w(w);
     }
@@ -1098,7 +1240,13 @@ impl Loop {
     pub fn child_cb(&mut self) {
         let mut status: c_int = 0;
         // SAFETY: valid out-pointer.
-        let mut pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED) };
+        let mut pid = unsafe {
+            libc::waitpid(
+                -1,
+                &mut status,
+                libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED,
+            )
+        };
         if pid < 0 && sys::errno() == libc::EINVAL {
             // SAFETY: as above.
             pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::WUNTRACED) };
@@ -1176,7 +1324,10 @@ impl Loop {
             for (i, p) in q.iter().enumerate() {
                 if let Some(w) = p.w {
                     if w.pending() as usize != i + 1 {
-                        return Err(format!("pending watcher at priority {pri} slot {i} has pending {}", w.pending()));
+                        return Err(format!(
+                            "pending watcher at priority {pri} slot {i} has pending {}",
+                            w.pending()
+                        ));
                     }
                     if w.abspri() != pri {
                         return Err("watcher priority changed while pending".into());
@@ -1184,7 +1335,13 @@ impl Loop {
                 }
             }
         }
-        let arrays: [(&str, &Vec<WatcherPtr>); 5] = [("prepare", &self.prepares), ("check", &self.checks), ("fork", &self.forks), ("cleanup", &self.cleanups), ("async", &self.asyncs)];
+        let arrays: [(&str, &Vec<WatcherPtr>); 5] = [
+            ("prepare", &self.prepares),
+            ("check", &self.checks),
+            ("fork", &self.forks),
+            ("cleanup", &self.cleanups),
+            ("async", &self.asyncs),
+        ];
         for (name, arr) in arrays {
             for (i, w) in arr.iter().enumerate() {
                 if w.active() as usize != i + 1 {
@@ -1195,7 +1352,9 @@ impl Loop {
         for (pri, arr) in self.idles.iter().enumerate() {
             for (i, w) in arr.iter().enumerate() {
                 if w.active() as usize != i + 1 || w.abspri() != pri {
-                    return Err(format!("idle watcher {i} (priority index {pri}) inconsistent"));
+                    return Err(format!(
+                        "idle watcher {i} (priority index {pri}) inconsistent"
+                    ));
                 }
             }
         }
@@ -1206,7 +1365,10 @@ impl Loop {
                 // SAFETY: the fd list links only active io watchers.
                 let w = unsafe { WatcherPtr::from_raw(p) }.unwrap();
                 if w.active() == 0 || w.io_fd() as usize != fd {
-                    return Err(format!("io watcher on fd list {fd} is inactive or has fd {}", w.io_fd()));
+                    return Err(format!(
+                        "io watcher on fd list {fd} is inactive or has fd {}",
+                        w.io_fd()
+                    ));
                 }
                 n += 1;
                 if n > 1 << 24 {
@@ -1333,7 +1495,11 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
             fence(Ordering::SeqCst);
 
             let mut wt = 0.0;
-            let nowait = flags & EVRUN_NOWAIT != 0 || l.idleall != 0 || l.activecnt == 0 || h.wake.write_skipped.load(Ordering::Relaxed) != 0 || l.has_pending();
+            let nowait = flags & EVRUN_NOWAIT != 0
+                || l.idleall != 0
+                || l.activecnt == 0
+                || h.wake.write_skipped.load(Ordering::Relaxed) != 0
+                || l.has_pending();
             if !nowait {
                 wt = MAX_BLOCKTIME;
                 if let Some(t) = l.timers.top() {
@@ -1435,7 +1601,9 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
         {
             // SAFETY: see above.
             let l = unsafe { &*core };
-            more = l.activecnt != 0 && l.loop_done == EVBREAK_CANCEL && flags & (EVRUN_ONCE | EVRUN_NOWAIT) == 0;
+            more = l.activecnt != 0
+                && l.loop_done == EVBREAK_CANCEL
+                && flags & (EVRUN_ONCE | EVRUN_NOWAIT) == 0;
         }
         if !more {
             break;

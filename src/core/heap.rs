@@ -200,7 +200,9 @@ mod tests {
         let mut h = Heap::default();
         let mut seed = 12345u64;
         for w in ws.iter_mut() {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let at = (seed >> 33) as f64 / 1000.0;
             // SAFETY: `w` outlives the heap in this test.
             let p = unsafe { WatcherPtr::from_raw(w as *mut ev_watcher) }.unwrap();

@@ -28,7 +28,11 @@ unsafe impl Sync for SigSlot {}
 
 impl SigSlot {
     const fn new() -> SigSlot {
-        SigSlot { pending: AtomicI32::new(0), owner: AtomicPtr::new(core::ptr::null_mut()), head: UnsafeCell::new(core::ptr::null_mut()) }
+        SigSlot {
+            pending: AtomicI32::new(0),
+            owner: AtomicPtr::new(core::ptr::null_mut()),
+            head: UnsafeCell::new(core::ptr::null_mut()),
+        }
     }
 
     /// Pointer to the list head, for the owning loop.

@@ -138,7 +138,11 @@ impl WatcherPtr {
     /// Call the periodic's reschedule callback. It receives no loop pointer and, as libev
     /// documents, must not modify the loop.
     #[inline]
-    pub fn call_reschedule(self, cb: unsafe extern "C-unwind" fn(*mut ev_periodic, f64) -> f64, now: f64) -> f64 {
+    pub fn call_reschedule(
+        self,
+        cb: unsafe extern "C-unwind" fn(*mut ev_periodic, f64) -> f64,
+        now: f64,
+    ) -> f64 {
         // SAFETY: calling the user's callback with the pointer it registered.
         unsafe { cb(self.w() as *mut ev_periodic, now) }
     }

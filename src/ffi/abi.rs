@@ -77,7 +77,8 @@ pub struct ev_timer {
 }
 
 /// `reschedule_cb` of a periodic watcher.
-pub type RescheduleCb = Option<unsafe extern "C-unwind" fn(*mut ev_periodic, ev_tstamp) -> ev_tstamp>;
+pub type RescheduleCb =
+    Option<unsafe extern "C-unwind" fn(*mut ev_periodic, ev_tstamp) -> ev_tstamp>;
 
 #[repr(C)]
 pub struct ev_periodic {

@@ -30,6 +30,14 @@ pub unsafe extern "C-unwind" fn child_cb(lp: *mut ev_loop, _w: *mut ev_watcher, 
     unsafe { (*h.core()).child_cb() };
 }
 
+/// Internal signalfd watcher (`EVFLAG_SIGNALFD`).
+pub unsafe extern "C-unwind" fn sigfd_cb(lp: *mut ev_loop, _w: *mut ev_watcher, _revents: c_int) {
+    // SAFETY: as for `pipe_cb`.
+    let h = unsafe { LoopHandle::from_ptr(lp) };
+    // SAFETY: as above; `sigfd_cb` runs no user code.
+    unsafe { (*h.core()).sigfd_cb(h) };
+}
+
 pub type OnceCb = Option<unsafe extern "C-unwind" fn(c_int, *mut c_void)>;
 
 /// The hidden io + timer pair behind `ev_once`.
@@ -49,7 +57,12 @@ unsafe fn once_finish(lp: *mut ev_loop, once: *mut Once, revents: c_int) {
         // SAFETY: our loop; no user code runs in this scope.
         let l = unsafe { &mut *LoopHandle::from_ptr(lp).core() };
         // SAFETY: the two watchers live inside `once`.
-        let (io, to) = unsafe { (WatcherPtr::from_raw(core::ptr::addr_of_mut!((*once).io)).unwrap(), WatcherPtr::from_raw(core::ptr::addr_of_mut!((*once).to)).unwrap()) };
+        let (io, to) = unsafe {
+            (
+                WatcherPtr::from_raw(core::ptr::addr_of_mut!((*once).io)).unwrap(),
+                WatcherPtr::from_raw(core::ptr::addr_of_mut!((*once).to)).unwrap(),
+            )
+        };
         l.io_stop(io);
         l.timer_stop(to);
     }
@@ -63,7 +76,7 @@ unsafe fn once_finish(lp: *mut ev_loop, once: *mut Once, revents: c_int) {
 
 pub unsafe extern "C-unwind" fn once_cb_io(lp: *mut ev_loop, w: *mut ev_watcher, revents: c_int) {
     let once = w as *mut Once; // `io` is the first field
-    // SAFETY: `once` is live; the timer lives inside it.
+                               // SAFETY: `once` is live; the timer lives inside it.
     let extra = unsafe {
         let l = &mut *LoopHandle::from_ptr(lp).core();
         l.clear_pending(WatcherPtr::from_raw(core::ptr::addr_of_mut!((*once).to)).unwrap())

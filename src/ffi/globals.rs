@@ -12,20 +12,22 @@ use core::ffi::{c_char, c_long, c_void, CStr};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// `void *(*)(void *ptr, long size)` — realloc semantics, size 0 frees.
-pub type AllocFn = unsafe extern "C" fn(*mut c_void, c_long) -> *mut c_void;
+pub type AllocFn = Option<unsafe extern "C" fn(*mut c_void, c_long) -> *mut c_void>;
 /// `void (*)(const char *msg)`.
-pub type SyserrFn = unsafe extern "C" fn(*const c_char);
+pub type SyserrFn = Option<unsafe extern "C" fn(*const c_char)>;
+type AllocFnPtr = unsafe extern "C" fn(*mut c_void, c_long) -> *mut c_void;
+type SyserrFnPtr = unsafe extern "C" fn(*const c_char);
 
 static ALLOC: AtomicUsize = AtomicUsize::new(0);
 static SYSERR: AtomicUsize = AtomicUsize::new(0);
 
 const MAX_CB_ALIGN: usize = 16;
 
-pub fn set_allocator(f: Option<AllocFn>) {
+pub fn set_allocator(f: AllocFn) {
     ALLOC.store(f.map_or(0, |f| f as usize), Ordering::Release);
 }
 
-pub fn set_syserr_cb(f: Option<SyserrFn>) {
+pub fn set_syserr_cb(f: SyserrFn) {
     SYSERR.store(f.map_or(0, |f| f as usize), Ordering::Release);
 }
 
@@ -39,7 +41,7 @@ pub fn syserr(msg: &CStr) {
     let f = SYSERR.load(Ordering::Acquire);
     if f != 0 {
         // SAFETY: `f` was stored from a valid `SyserrFn` by `set_syserr_cb`.
-        let f: SyserrFn = unsafe { core::mem::transmute::<usize, SyserrFn>(f) };
+        let f: SyserrFnPtr = unsafe { core::mem::transmute::<usize, SyserrFnPtr>(f) };
         // SAFETY: `msg` is a valid C string.
         unsafe { f(msg.as_ptr()) };
     } else {
@@ -64,7 +66,7 @@ fn realloc_cb(ptr: *mut c_void, size: usize) -> *mut c_void {
         return unsafe { libc::realloc(ptr, size) };
     }
     // SAFETY: `f` was stored from a valid `AllocFn`.
-    let f: AllocFn = unsafe { core::mem::transmute::<usize, AllocFn>(f) };
+    let f: AllocFnPtr = unsafe { core::mem::transmute::<usize, AllocFnPtr>(f) };
     // SAFETY: calling the user's allocator with a pointer it (or realloc) produced.
     unsafe { f(ptr, size as c_long) }
 }

@@ -1,0 +1,465 @@
+#!/usr/bin/env bash
+# e2e.sh -- end-to-end test of pgagroal 1.6.0 (built by build.sh) on a throwaway PostgreSQL.
+#
+# Usage:
+#   pgagroal-patch/e2e.sh [options]
+#     --mode MODE        build to test: evring-static (default) | evring-shared | libev;
+#                        runs build.sh MODE first
+#     --bin DIR          test this pgagroal build (its src/ dir with pgagroal, pgagroal-cli,
+#                        pgagroal-admin) instead of running build.sh
+#     --duration S       seconds per pgbench run (default 5)
+#     --pipelines LIST   default "performance session transaction"
+#     --backends LIST    values for `libev =` in pgagroal.conf; default "epoll iouring poll auto"
+#     --clients N        pgbench clients (default 8); --scale N  pgbench scale (default 10)
+#     --compare A B      comparison mode: A and B are modes or build dirs; per cell the two
+#                        builds run alternately (--rounds R times each, default 3) and the
+#                        TPS ratio A/B is reported per pipeline and backend
+#     --rounds R         rounds in comparison mode
+#     --keep             keep the run directory (configs, logs, pgbench outputs)
+#   Every option also has an environment variable: E2E_MODE, E2E_BIN, E2E_DURATION,
+#   E2E_PIPELINES, E2E_BACKENDS, E2E_CLIENTS, E2E_SCALE, E2E_ROUNDS, E2E_KEEP=1; plus
+#   E2E_USER (OS user for PostgreSQL and pgagroal when run as root; default postgres),
+#   PGBIN (PostgreSQL bin dir; default the newest /usr/lib/postgresql/*/bin),
+#   E2E_STRICT=1 (also run the checks that Debian's libev is known to fail, see README).
+#
+# Per pipeline x backend cell (normal mode):
+#   start pgagroal (fixed-size pool, prefilled; log_level debug1 until started, then info)
+#   -> check the engine pgagroal logged ("libev engine: X") is the one asked for
+#   -> pgbench -S, pgbench TPC-B-like, and (first backend of each pipeline) pgbench -S -C
+#   -> after each: 0 failed transactions, no aborted client, no zombie child of pgagroal
+#   -> pgagroal-cli ping / status / status details (text + JSON) / flush
+#   -> SIGHUP reload, then pgagroal must still answer and serve a short pgbench
+#   -> shutdown: `shutdown gracefully` or `shutdown immediate` (alternating per cell); the
+#      process must exit, leave no process behind, and free its port
+#   -> no ERROR or FATAL line in pgagroal's log (the level is the 3rd field of each line)
+# Exit status: 0 when every check passed. PostgreSQL and pgagroal are always stopped.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+mode=${E2E_MODE:-evring-static}
+bin_a=${E2E_BIN:-}
+duration=${E2E_DURATION:-5}
+pipelines=${E2E_PIPELINES:-performance session transaction}
+backends=${E2E_BACKENDS:-epoll iouring poll auto}
+clients=${E2E_CLIENTS:-8}
+scale=${E2E_SCALE:-10}
+rounds=${E2E_ROUNDS:-3}
+keep=${E2E_KEEP:-0}
+strict=${E2E_STRICT:-0}
+runas=${E2E_USER:-postgres}
+compare=0; cmp_a=; cmp_b=
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    --mode) mode=$2; shift 2 ;;
+    --bin) bin_a=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --pipelines) pipelines=$2; shift 2 ;;
+    --backends) backends=$2; shift 2 ;;
+    --clients) clients=$2; shift 2 ;;
+    --scale) scale=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --compare) compare=1; cmp_a=$2; cmp_b=$3; shift 3 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "e2e.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+log() { printf '[e2e %(%H:%M:%S)T] %s\n' -1 "$*"; }
+die() { printf 'e2e.sh: error: %s\n' "$*" >&2; exit 1; }
+
+npass=0; nfail=0; nskip=0
+failures=()
+pass() { npass=$((npass + 1)); }
+fail() { nfail=$((nfail + 1)); failures+=("$*"); printf '  FAIL: %s\n' "$*"; }
+skip() { nskip=$((nskip + 1)); printf '  SKIP: %s\n' "$*"; }
+check() { # check DESCRIPTION COMMAND... (output goes to $RUN/out/checks.log)
+  local d=$1; shift
+  if "$@" >>"$RUN/out/checks.log" 2>&1; then pass; else fail "$d"; fi
+}
+
+for t in ss ps timeout python3; do command -v $t >/dev/null || die "$t is required"; done
+
+# --- builds ------------------------------------------------------------------------------------
+resolve_build() { # MODE-or-DIR -> bin dir
+  if [ -d "$1" ]; then (cd "$1" && pwd); return; fi
+  "$here/build.sh" "$1" | tail -n 1
+}
+if [ $compare = 1 ]; then
+  bin_a=$(resolve_build "$cmp_a"); bin_b=$(resolve_build "$cmp_b")
+  name_a=$(basename "$(dirname "$bin_a")"); name_a=${name_a#build-}
+  name_b=$(basename "$(dirname "$bin_b")"); name_b=${name_b#build-}
+  [ "$name_a" != "$name_b" ] || { name_a=A; name_b=B; }
+  builds=("$bin_a" "$bin_b")
+else
+  if [ -z "$bin_a" ]; then bin_a=$(resolve_build "$mode"); fi
+  bin_a=$(cd "$bin_a" && pwd)
+  builds=("$bin_a")
+fi
+for b in "${builds[@]}"; do
+  for f in pgagroal pgagroal-cli pgagroal-admin; do [ -x "$b/$f" ] || die "no $b/$f"; done
+done
+
+# Which libev does a build load? "debian" when it is the system's libev.so.4.
+sys_libev=$(readlink -f "$(cc -print-file-name=libev.so 2>/dev/null)" 2>/dev/null || true)
+libev_of() {
+  local so; so=$(ldd "$1/pgagroal" | awk '/libev\.so/ { print $3 }')
+  if [ -z "$so" ]; then echo "static"
+  elif [ -n "$sys_libev" ] && [ "$(readlink -f "$so")" = "$sys_libev" ]; then echo "debian"
+  else echo "$so"; fi
+}
+
+# --- users ---------------------------------------------------------------------------------------
+if [ "$(id -u)" = 0 ]; then
+  id "$runas" >/dev/null 2>&1 || die "user $runas does not exist (install postgresql-15)"
+  as() { runuser -u "$runas" -- "$@"; }
+  run_uid=$(id -u "$runas")
+else
+  as() { "$@"; }
+  runas=$(id -un); run_uid=$(id -u)
+fi
+for b in "${builds[@]}"; do
+  as test -x "$b/pgagroal" || die "$runas cannot execute $b/pgagroal (directory permissions)"
+done
+
+if [ -z "${PGBIN:-}" ]; then
+  PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$PGBIN" ] || PGBIN=$(pg_config --bindir)
+fi
+for t in initdb pg_ctl pgbench psql createdb; do [ -x "$PGBIN/$t" ] || die "no $PGBIN/$t"; done
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+port_listening() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
+
+# --- run directory and cleanup ------------------------------------------------------------------
+RUN=$(mktemp -d "${TMPDIR:-/tmp}/evring-e2e.XXXXXX")
+chmod 755 "$RUN"
+[ "$(id -u)" = 0 ] && chown "$runas" "$RUN"
+A=$RUN/agroal
+as mkdir -p "$A" "$RUN/out"
+PGDATA=$RUN/data
+pg_port=$(free_port)
+agroal_pid=
+agroal_wrapper=
+created_master_key=0
+master_key_file=$(getent passwd "$runas" | cut -d: -f6)/.pgagroal/master.key
+
+stop_agroal_hard() {
+  if [ -n "$agroal_pid" ] && kill -0 "$agroal_pid" 2>/dev/null; then
+    kill -TERM "$agroal_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$agroal_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$agroal_pid" 2>/dev/null || true
+  fi
+  if [ -n "$agroal_wrapper" ]; then wait "$agroal_wrapper" 2>/dev/null || true; fi
+  agroal_pid=; agroal_wrapper=
+}
+cleanup() {
+  local rc=$?
+  set +e
+  stop_agroal_hard
+  if [ -f "$PGDATA/postmaster.pid" ]; then
+    as timeout 60 "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 ||
+      as timeout 30 "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1
+  fi
+  if [ $created_master_key = 1 ]; then rm -f "$master_key_file"; fi
+  if port_listening "$pg_port"; then echo "e2e.sh: WARNING: port $pg_port still listening"; rc=1; fi
+  if [ "$keep" = 1 ]; then echo "e2e.sh: kept $RUN"; else rm -rf "$RUN"; fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# --- PostgreSQL ------------------------------------------------------------------------------------
+log "PostgreSQL ($PGBIN) on 127.0.0.1:$pg_port, data in $PGDATA"
+as timeout 120 "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust --no-sync -E UTF8 >"$RUN/initdb.log" 2>&1 ||
+  { cat "$RUN/initdb.log"; die "initdb failed"; }
+as timeout 60 "$PGBIN/pg_ctl" -D "$PGDATA" -l "$RUN/postgres.log" -w -t 50 \
+  -o "-p $pg_port -k $RUN -c listen_addresses=127.0.0.1 -c max_connections=100 -c shared_buffers=128MB -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+  start >/dev/null || { cat "$RUN/postgres.log"; die "PostgreSQL did not start"; }
+pgb() { as env PGPASSWORD="$password" timeout "$1" "$PGBIN/pgbench" "${@:2}"; }
+as timeout 30 "$PGBIN/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres pgbench
+log "pgbench -i -s $scale (directly against PostgreSQL)"
+password=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
+pgb 600 -i -q -s "$scale" -h 127.0.0.1 -p "$pg_port" -U postgres pgbench >"$RUN/out/init.log" 2>&1 ||
+  { cat "$RUN/out/init.log"; die "pgbench -i failed"; }
+pass
+
+# --- pgagroal users (master key + users file) --------------------------------------------------
+admin=${builds[0]}/pgagroal-admin
+if ! as test -f "$master_key_file"; then
+  as "$admin" -P "$(python3 -c 'import secrets; print(secrets.token_hex(16))')" master-key >/dev/null ||
+    die "pgagroal-admin master-key failed"
+  created_master_key=1
+fi
+as "$admin" -f "$A/pgagroal_users.conf" -U postgres -P "$password" user add >/dev/null ||
+  die "pgagroal-admin user add failed"
+pool=$(( clients * 2 )); [ $pool -ge 4 ] || pool=4
+echo "host all all all all" | as tee "$A/pgagroal_hba.conf" >/dev/null
+echo "pgbench postgres $pool $pool $pool" | as tee "$A/pgagroal_databases.conf" >/dev/null
+
+# --- pgagroal lifecycle ----------------------------------------------------------------------------
+cli() { as timeout 20 "$bin/pgagroal-cli" -c "$A/pgagroal.conf" "$@"; }
+
+# start_agroal BIN PIPELINE BACKEND -> sets agroal_pid, agroal_port; returns 1 on failure
+start_agroal() {
+  bin=$1; local pipeline=$2 backend=$3
+  agroal_port=$(free_port)
+  as tee "$A/pgagroal.conf" >/dev/null <<EOF
+[pgagroal]
+host = 127.0.0.1
+port = $agroal_port
+unix_socket_dir = $A
+log_type = file
+log_path = $A/pgagroal.log
+log_level = debug1
+log_mode = create
+max_connections = $pool
+idle_timeout = 0
+blocking_timeout = 0
+validation = off
+allow_unknown_users = false
+pipeline = $pipeline
+libev = $backend
+
+[primary]
+host = 127.0.0.1
+port = $pg_port
+EOF
+  as rm -f "$A/pgagroal.log" "$A/pid"
+  as sh -c 'echo $$ > "$1/pid"; exec "$2/pgagroal" -c "$1/pgagroal.conf" -a "$1/pgagroal_hba.conf" \
+      -u "$1/pgagroal_users.conf" -l "$1/pgagroal_databases.conf" >"$1/stdout.log" 2>&1' sh "$A" "$bin" &
+  agroal_wrapper=$!
+  for _ in $(seq 100); do [ -s "$A/pid" ] && break; sleep 0.05; done
+  agroal_pid=$(cat "$A/pid" 2>/dev/null || true)
+  local i
+  for i in $(seq 150); do
+    grep -q "started on" "$A/pgagroal.log" 2>/dev/null && break
+    if ! kill -0 "$agroal_pid" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  if ! grep -q "started on" "$A/pgagroal.log" 2>/dev/null; then
+    fail "$cell: pgagroal did not start"; cat "$A/stdout.log" "$A/pgagroal.log" 2>/dev/null | tail -n 20
+    stop_agroal_hard; return 1
+  fi
+  # Wait until the prefill has opened the whole pool (a pool that grows later can make
+  # workers lose fds, pgagroal.md section 7.1).
+  local n=0
+  for i in $(seq 100); do
+    n=$(cli -F json status 2>/dev/null | python3 -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)
+    print(d["response"]["connections"]["total"])
+except Exception:
+    print(-1)' || echo -1)
+    [ "$n" -ge "$pool" ] 2>/dev/null && break
+    sleep 0.1
+  done
+  if [ "$n" -lt "$pool" ] 2>/dev/null; then fail "$cell: pool not prefilled ($n of $pool)"; fi
+  cli conf set log_level info >/dev/null 2>&1 || fail "$cell: pgagroal-cli conf set log_level info"
+  return 0
+}
+
+# Z-state children of pgagroal; libev's SIGCHLD watcher must reap them (pgagroal.md section 0.2).
+zombies() { ps -o stat= --ppid "$agroal_pid" 2>/dev/null | grep -c '^Z' || true; }
+check_zombies() {
+  local z=0
+  for _ in $(seq 30); do z=$(zombies); [ "$z" = 0 ] && break; sleep 0.1; done
+  if [ "$z" = 0 ]; then pass; else fail "$cell: $z zombie children of pgagroal after $1"; fi
+}
+
+results=()   # "pipeline backend build workload xacts tps lat failed aborted"
+# run_bench BUILDNAME WORKLOAD PGBENCH-ARGS...
+run_bench() {
+  local bname=$1 workload=$2; shift 2
+  local out=$RUN/out/${cell//\//-}-$bname-$workload.$((++benchno)).log
+  local rc=0
+  pgb $((duration + 90)) -n -h 127.0.0.1 -p "$agroal_port" -U postgres "$@" pgbench >"$out" 2>&1 || rc=$?
+  local xacts tps lat failed aborted
+  xacts=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+  tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out" | head -n 1)
+  lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$out")
+  failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")
+  aborted=$(grep -c 'client [0-9]* aborted' "$out" || true)
+  results+=("${cell%%/*} ${cell##*/} $bname $workload ${xacts:--} ${tps:--} ${lat:--} ${failed:--} $aborted")
+  last_tps=${tps:-0}
+  printf '  %-10s %-11s xacts=%-8s tps=%-10s lat=%-7s failed=%s aborted=%s rc=%s\n' \
+    "$bname" "$workload" "${xacts:--}" "${tps:--}" "${lat:--}" "${failed:--}" "$aborted" "$rc"
+  if [ "$rc" = 0 ] && [ "${failed:-x}" = 0 ] && [ "$aborted" = 0 ] && [ "${xacts:-0}" -gt 0 ]; then
+    pass
+  else
+    fail "$cell $bname $workload: pgbench rc=$rc failed=${failed:-?} aborted=$aborted (see below)"
+    grep -v '^pgbench (' "$out" | grep -iE 'error|abort|fatal' | head -n 5 | sed 's/^/    /'
+  fi
+  check_zombies "$workload"
+}
+
+# Lines at level ERROR or FATAL (log line: "<date> <time> <LEVEL> file:line message").
+check_log() {
+  local bad
+  bad=$(awk '$3 == "ERROR" || $3 == "FATAL"' "$A/pgagroal.log" 2>/dev/null || true)
+  if [ -z "$bad" ]; then pass; else
+    fail "$cell: ERROR/FATAL lines in pgagroal.log"; echo "$bad" | head -n 10 | sed 's/^/    /'
+  fi
+  awk '$3 == "WARN"' "$A/pgagroal.log" 2>/dev/null | sort -u -k4 | head -n 5 | sed 's/^/    note: /' || true
+  as cp "$A/pgagroal.log" "$RUN/out/${cell//\//-}.pgagroal.log" 2>/dev/null || true
+}
+
+check_engine() { # the engine pgagroal logged at debug level
+  local want=$1 got
+  got=$(sed -n 's/.*libev engine: \([A-Za-z_]*\).*/\1/p' "$A/pgagroal.log" | head -n 1)
+  engine_of[$cell]=${got:-?}
+  case $want in
+    auto) if [ -n "$got" ] && [ "$got" != Unknown ]; then pass; else fail "$cell: no engine logged (got '${got}')"; fi ;;
+    iouring) if [ "$got" = io_uring ] || [ "$got" = iouring ]; then pass; else fail "$cell: engine '$got', wanted $want"; fi ;;
+    *) if [ "$got" = "$want" ]; then pass; else fail "$cell: engine '$got', wanted $want"; fi ;;
+  esac
+}
+
+# stop_agroal HOW (graceful|immediate|term): must exit, leave nothing behind, free its port
+stop_agroal() {
+  local how=$1 before
+  case $how in
+    graceful) cli shutdown gracefully >/dev/null 2>&1 || fail "$cell: pgagroal-cli shutdown gracefully" ;;
+    immediate) cli shutdown immediate >/dev/null 2>&1 || fail "$cell: pgagroal-cli shutdown immediate" ;;
+    term) kill -TERM "$agroal_pid" ;;
+  esac
+  local i
+  for i in $(seq 150); do kill -0 "$agroal_pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$agroal_pid" 2>/dev/null; then
+    fail "$cell: pgagroal still running 15 s after $how shutdown"; stop_agroal_hard
+  else
+    pass
+  fi
+  wait "$agroal_wrapper" 2>/dev/null || true
+  agroal_pid=; agroal_wrapper=
+  # Leftover processes of the run user that are not PostgreSQL's (the postmaster and its
+  # children) and did not exist before pgagroal started.
+  local pm left
+  pm=$(head -n 1 "$PGDATA/postmaster.pid")
+  for i in $(seq 50); do
+    left=$(ps -u "$run_uid" -o pid=,ppid=,stat=,args= | awk -v pm="$pm" -v b="$before_pids" '
+      BEGIN { n = split(b, a, " "); for (i = 1; i <= n; i++) old[a[i]] = 1 }
+      !($1 in old) && $1 != pm && $2 != pm && $4 !~ /^ps$/ && $4 !~ /awk/ { print }')
+    [ -z "$left" ] && break
+    sleep 0.1
+  done
+  if [ -z "$left" ]; then pass; else fail "$cell: processes left after shutdown:"; echo "$left" | sed 's/^/    /'; fi
+  if port_listening "$agroal_port"; then fail "$cell: port $agroal_port still listening"; else pass; fi
+}
+
+snapshot_pids() { before_pids=$(ps -u "$run_uid" -o pid= | tr -s ' \n' ' '); }
+
+declare -A engine_of=()
+benchno=0
+first_backend=${backends%% *}
+cellno=0
+# ---------------------------------------------------------------------------------------------------
+if [ $compare = 0 ]; then
+  log "pgagroal build: $bin_a (libev: $(libev_of "$bin_a")); ${duration}s per run; $clients clients; pool $pool"
+  bname=$(libev_of "$bin_a"); case $bname in static) bname=evring-st ;; debian) bname=libev ;; *) bname=evring-sh ;; esac
+  for pipeline in $pipelines; do
+    for backend in $backends; do
+      cell=$pipeline/$backend; cellno=$((cellno + 1))
+      log "== $cell"
+      snapshot_pids
+      start_agroal "$bin_a" "$pipeline" "$backend" || continue
+      check_engine "$backend"
+      run_bench "$bname" select-only -S -c "$clients" -j 2 -T "$duration"
+      run_bench "$bname" tpcb -c "$clients" -j 2 -T "$duration"
+      if [ "$backend" = "$first_backend" ]; then
+        run_bench "$bname" connect-S -C -S -c "$clients" -j 2 -T "$duration"
+      fi
+      # pgagroal-cli
+      check "$cell: pgagroal-cli ping" cli ping
+      check "$cell: pgagroal-cli status" cli status
+      cli status details >"$RUN/out/${cell//\//-}-details.txt" 2>&1 || true   # exits 1 in 1.6.0 (pgagroal.md 7.3)
+      if grep -q "Active connections" "$RUN/out/${cell//\//-}-details.txt" 2>/dev/null; then pass; else fail "$cell: status details printed nothing useful"; fi
+      check "$cell: pgagroal-cli -F json status details" bash -c 'set -o pipefail; "$@" | python3 -m json.tool >/dev/null' sh cli -F json status details
+      # SIGHUP reload
+      if [ "$backend" = iouring ] && [ "$(libev_of "$bin_a")" = debian ] && [ "$strict" != 1 ]; then
+        skip "$cell: SIGHUP reload (Debian libev io_uring cannot re-bind, pgagroal.md 7.2)"
+      else
+        kill -HUP "$agroal_pid"; sleep 1
+        if kill -0 "$agroal_pid" 2>/dev/null && cli ping >/dev/null 2>&1; then
+          pass
+          run_bench "$bname" after-reload -S -c 2 -j 1 -t 200
+        else
+          fail "$cell: pgagroal died or stopped answering after SIGHUP"
+          tail -n 5 "$A/pgagroal.log" | sed 's/^/    /'
+        fi
+      fi
+      if kill -0 "$agroal_pid" 2>/dev/null; then
+        check "$cell: pgagroal-cli flush" cli flush all
+        sleep 0.5
+        check "$cell: pgagroal-cli ping after flush" cli ping
+        check_zombies flush
+        if [ $((cellno % 2)) = 1 ]; then stop_agroal graceful; else stop_agroal immediate; fi
+      else
+        stop_agroal_hard
+      fi
+      check_log
+    done
+  done
+
+  echo
+  echo "Summary ($(basename "$(dirname "$bin_a")"), ${duration}s runs, $clients clients, scale $scale):"
+  printf '%-12s %-8s %-9s %-12s %9s %11s %9s %7s %7s\n' pipeline backend engine workload xacts tps lat_ms failed aborted
+  for r in "${results[@]}"; do
+    set -- $r
+    printf '%-12s %-8s %-9s %-12s %9s %11s %9s %7s %7s\n' "$1" "$2" "${engine_of[$1/$2]:-?}" "$4" "$5" "$6" "$7" "$8" "$9"
+  done
+else
+  # ---------------------------------------------------------------- comparison mode
+  log "comparison: A=$name_a ($bin_a, libev: $(libev_of "$bin_a")) B=$name_b ($bin_b, libev: $(libev_of "$bin_b"))"
+  log "${duration}s select-only runs, $rounds rounds, alternating A/B"
+  declare -A tps_runs=()
+  for pipeline in $pipelines; do
+    for backend in $backends; do
+      cell=$pipeline/$backend
+      log "== $cell"
+      for r in $(seq "$rounds"); do
+        if [ $((r % 2)) = 1 ]; then order="0 1"; else order="1 0"; fi
+        for k in $order; do
+          b=${builds[$k]}; if [ $k = 0 ]; then bname=$name_a; else bname=$name_b; fi
+          snapshot_pids
+          start_agroal "$b" "$pipeline" "$backend" || continue
+          check_engine "$backend"
+          run_bench "$bname" select-only -S -c "$clients" -j 2 -T "$duration"
+          tps_runs[$cell/$k]="${tps_runs[$cell/$k]:-} $last_tps"
+          stop_agroal term
+          check_log
+        done
+      done
+    done
+  done
+  echo
+  echo "Comparison (median TPS of $rounds x ${duration}s pgbench -S runs, $clients clients):"
+  printf '%-12s %-8s %12s %12s %8s\n' pipeline backend "$name_a" "$name_b" "A/B"
+  for pipeline in $pipelines; do
+    for backend in $backends; do
+      python3 - "$pipeline" "$backend" "${tps_runs[$pipeline/$backend/0]:-}" "${tps_runs[$pipeline/$backend/1]:-}" <<'EOF'
+import statistics, sys
+p, b, a, c = sys.argv[1:5]
+a = [float(x) for x in a.split() if float(x) > 0]
+c = [float(x) for x in c.split() if float(x) > 0]
+ma = statistics.median(a) if a else 0.0
+mc = statistics.median(c) if c else 0.0
+ratio = "%.3f" % (ma / mc) if ma and mc else "n/a"
+print("%-12s %-8s %12.1f %12.1f %8s" % (p, b, ma, mc, ratio))
+EOF
+    done
+  done
+fi
+
+echo
+if [ $nfail -gt 0 ]; then
+  echo "Failed checks:"; for f in "${failures[@]}"; do echo "  - $f"; done
+fi
+echo "e2e: $npass passed, $nfail failed, $nskip skipped"
+[ $nfail = 0 ]

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# evring's whole test suite: the README's test command, also run by .ci/run.
+#
+#   1. Rust: cargo fmt --check, cargo clippy -D warnings, cargo test (core unit tests,
+#      kqueue logic against a fake kernel).
+#   2. Build libev.so.4 + libev.a (release), prototype check (cbindgen vs include/ev.h).
+#   3. C tests (c-tests/, ctest): ABI/layout/header/symbol checks, and every behavioural test
+#      run against Debian's libev 4.33 and evring with identical traces required, on each
+#      backend, with our header and Debian's, shared and static, plus ASan/UBSan and
+#      valgrind lanes.
+#   4. pgagroal 1.6.0 built unchanged against evring, end to end with PostgreSQL + pgbench.
+#
+# Environment: EVRING_SKIP_PGAGROAL=1 skips step 4 (it needs the Debian source archive).
+set -u
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+./scripts/install-deps.sh || exit 1
+
+passed=0
+failed=0
+failures=()
+step() {  # step NAME COMMAND...
+  local name=$1; shift
+  echo
+  echo "=== $name"
+  if "$@"; then
+    passed=$((passed + 1)); echo "=== $name: ok"
+  else
+    failed=$((failed + 1)); failures+=("$name"); echo "=== $name: FAILED"
+  fi
+}
+
+step "cargo fmt" cargo fmt --all -- --check
+step "cargo clippy" cargo clippy --all-targets -- -D warnings
+step "cargo test" cargo test
+step "cargo build --release" cargo build --release
+step "prototype check (cbindgen)" ./scripts/check-prototypes.sh
+
+ctest_run() {
+  rm -rf build/c-tests
+  cmake -S c-tests -B build/c-tests -DCMAKE_BUILD_TYPE=Release >build/c-tests.configure.log 2>&1 \
+    || { cat build/c-tests.configure.log; return 1; }
+  cmake --build build/c-tests -j2 >build/c-tests.build.log 2>&1 || { tail -50 build/c-tests.build.log; return 1; }
+  ctest --test-dir build/c-tests --output-on-failure -j2 "$@"
+}
+mkdir -p build
+step "C tests (ctest)" ctest_run
+
+if [ "${EVRING_SKIP_PGAGROAL:-0}" != 1 ] && [ -x pgagroal-patch/ci.sh ]; then
+  step "pgagroal 1.6.0 end to end" pgagroal-patch/ci.sh
+fi
+
+echo
+if [ "$failed" -ne 0 ]; then
+  printf 'failed step: %s\n' "${failures[@]}"
+fi
+echo "test-all: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

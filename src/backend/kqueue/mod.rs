@@ -1,0 +1,1 @@
+//! kqueue backend (FreeBSD, macOS): being written.
