@@ -243,6 +243,17 @@ typedef EV_TSTAMP_T ev_tstamp;
 /* An event loop. The structure is private to the library; user code only holds pointers. */
 struct ev_loop;
 
+/* Callbacks declared with EV_P often do not use the loop. With libev's header in a system
+ * include directory, GCC attributes the parameter to that header and stays quiet about it
+ * (-Wunused-parameter). This header may be found through a plain -I, so for GCC it marks the
+ * parameter as possibly unused instead, with the same result. (Clang attributes the
+ * parameter to the place where EV_P is used, with either header, so nothing changes there.) */
+#if defined (__GNUC__) && !defined (__clang__)
+# define EV__UNUSED_OK __attribute__ ((__unused__))
+#else
+# define EV__UNUSED_OK
+#endif
+
 /* Shorthands for the loop parameter/argument, used throughout libev's documentation and by
  * code that wants to compile with and without loop arguments:
  *   EV_P / EV_P_  declare the loop parameter (alone / followed by more parameters)
@@ -250,7 +261,7 @@ struct ev_loop;
  *   EV_DEFAULT(_) the default loop; calls ev_default_loop (0), creating the loop if needed
  *   EV_DEFAULT_UC(_) the default loop without the check ("unchecked"): only valid once
  *                 ev_default_loop has been called; reads the library's ev_default_loop_ptr */
-#define EV_P            struct ev_loop *loop
+#define EV_P            struct ev_loop *loop EV__UNUSED_OK
 #define EV_P_           EV_P,
 #define EV_A            loop
 #define EV_A_           EV_A,
@@ -618,13 +629,21 @@ EV_API_DECL struct ev_loop *ev_default_loop (unsigned int flags EV_CPP (= 0)) EV
 /* The default loop as the library currently knows it, without creating it: NULL before the
  * first ev_default_loop and after the default loop has been destroyed. It reads the exported
  * data object ev_default_loop_ptr, which is declared here, inside the function, so that user
- * code does not see the name (a block-scope extern; GCC's -Wnested-externs points it out). */
+ * code does not see the name. GCC's -Wnested-externs would point out that block-scope
+ * declaration; it is intended, so that warning is switched off for these few lines. */
+#if defined (__GNUC__) && !defined (__clang__) && !defined (__cplusplus)
+# pragma GCC diagnostic push
+# pragma GCC diagnostic ignored "-Wnested-externs"
+#endif
 EV_INLINE struct ev_loop *
 ev_default_loop_uc_ (void) EV_NOEXCEPT
 {
   extern struct ev_loop *ev_default_loop_ptr;
   return ev_default_loop_ptr;
 }
+#if defined (__GNUC__) && !defined (__clang__) && !defined (__cplusplus)
+# pragma GCC diagnostic pop
+#endif
 
 /* True if loop is the default loop. */
 EV_INLINE int
@@ -654,7 +673,7 @@ EV_API_DECL void ev_now_update (EV_P) EV_NOEXCEPT;
 
 #if EV_WALK_ENABLE
 /* Not provided by evring (nor by libev's default build); see EV_WALK_ENABLE. */
-EV_API_DECL void ev_walk (EV_P_ int types, void (*cb)(EV_P_ int type, void *w)) EV_NOEXCEPT;
+EV_API_DECL void ev_walk (EV_P_ int types, void (*cb)(struct ev_loop *, int type, void *w)) EV_NOEXCEPT;
 #endif
 
 /* --- Running ------------------------------------------------------------------------------- */
@@ -704,8 +723,8 @@ EV_API_DECL void *ev_userdata (EV_P) EV_NOEXCEPT;
  * typedef cannot carry noexcept before C++17. */
 typedef void (*ev_loop_callback)(EV_P);
 EV_API_DECL void ev_set_invoke_pending_cb (EV_P_ ev_loop_callback invoke_pending_cb) EV_NOEXCEPT;
-EV_API_DECL void ev_set_loop_release_cb (EV_P_ void (*release)(EV_P) EV_NOEXCEPT,
-                                         void (*acquire)(EV_P) EV_NOEXCEPT) EV_NOEXCEPT;
+EV_API_DECL void ev_set_loop_release_cb (EV_P_ void (*release)(struct ev_loop *) EV_NOEXCEPT,
+                                         void (*acquire)(struct ev_loop *) EV_NOEXCEPT) EV_NOEXCEPT;
 
 /* The number of pending watchers. */
 EV_API_DECL unsigned int ev_pending_count (EV_P) EV_NOEXCEPT;

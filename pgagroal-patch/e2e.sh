@@ -217,7 +217,6 @@ unix_socket_dir = $A
 log_type = file
 log_path = $A/pgagroal.log
 log_level = debug1
-log_mode = create
 max_connections = $pool
 idle_timeout = 0
 blocking_timeout = 0
@@ -250,13 +249,8 @@ EOF
   # workers lose fds, pgagroal.md section 7.1).
   local n=0
   for i in $(seq 100); do
-    n=$(cli -F json status 2>/dev/null | python3 -c '
-import json, sys
-try:
-    d = json.load(sys.stdin)
-    print(d["response"]["connections"]["total"])
-except Exception:
-    print(-1)' || echo -1)
+    n=$(cli status 2>/dev/null | sed -n 's/^Total connections: *\([0-9]*\).*/\1/p')
+    n=${n:--1}
     [ "$n" -ge "$pool" ] 2>/dev/null && break
     sleep 0.1
   done
@@ -353,6 +347,7 @@ stop_agroal() {
   if port_listening "$agroal_port"; then fail "$cell: port $agroal_port still listening"; else pass; fi
 }
 
+json_details() { local j; j=$(cli -F json status details) && printf '%s' "$j" | python3 -m json.tool >/dev/null; }
 snapshot_pids() { before_pids=$(ps -u "$run_uid" -o pid= | tr -s ' \n' ' '); }
 
 declare -A engine_of=()
@@ -380,7 +375,7 @@ if [ $compare = 0 ]; then
       check "$cell: pgagroal-cli status" cli status
       cli status details >"$RUN/out/${cell//\//-}-details.txt" 2>&1 || true   # exits 1 in 1.6.0 (pgagroal.md 7.3)
       if grep -q "Active connections" "$RUN/out/${cell//\//-}-details.txt" 2>/dev/null; then pass; else fail "$cell: status details printed nothing useful"; fi
-      check "$cell: pgagroal-cli -F json status details" bash -c 'set -o pipefail; "$@" | python3 -m json.tool >/dev/null' sh cli -F json status details
+      check "$cell: pgagroal-cli -F json status details" json_details
       # SIGHUP reload
       if [ "$backend" = iouring ] && [ "$(libev_of "$bin_a")" = debian ] && [ "$strict" != 1 ]; then
         skip "$cell: SIGHUP reload (Debian libev io_uring cannot re-bind, pgagroal.md 7.2)"

@@ -4,6 +4,7 @@
 //! by one so that the prototype check (cbindgen) sees them.
 
 use super::abi::{ev_embed, ev_loop, ev_stat};
+use super::{core_mut, watcher};
 use core::ffi::c_void;
 
 fn not_implemented(name: &str) -> ! {
@@ -17,9 +18,16 @@ pub extern "C" fn ev_stat_start(_loop: *mut ev_loop, _w: *mut ev_stat) {
     not_implemented("ev_stat_start")
 }
 
+/// Stopping is defined even for watchers that were never started: it clears a pending
+/// event (e.g. one fed with `ev_feed_event`). Such a watcher can never be active here,
+/// because starting one aborts.
+///
+/// # Safety
+/// `lp` is a live loop, `w` an `ev_stat`.
 #[no_mangle]
-pub extern "C" fn ev_stat_stop(_loop: *mut ev_loop, _w: *mut ev_stat) {
-    not_implemented("ev_stat_stop")
+pub unsafe extern "C" fn ev_stat_stop(lp: *mut ev_loop, w: *mut ev_stat) {
+    // SAFETY: caller contract.
+    unsafe { core_mut(lp, "ev_stat_stop").clear_pending(watcher(w, "ev_stat_stop")) };
 }
 
 #[no_mangle]
@@ -32,9 +40,16 @@ pub extern "C" fn ev_embed_start(_loop: *mut ev_loop, _w: *mut ev_embed) {
     not_implemented("ev_embed_start")
 }
 
+/// Stopping is defined even for watchers that were never started: it clears a pending
+/// event (e.g. one fed with `ev_feed_event`). Such a watcher can never be active here,
+/// because starting one aborts.
+///
+/// # Safety
+/// `lp` is a live loop, `w` an `ev_embed`.
 #[no_mangle]
-pub extern "C" fn ev_embed_stop(_loop: *mut ev_loop, _w: *mut ev_embed) {
-    not_implemented("ev_embed_stop")
+pub unsafe extern "C" fn ev_embed_stop(lp: *mut ev_loop, w: *mut ev_embed) {
+    // SAFETY: caller contract.
+    unsafe { core_mut(lp, "ev_embed_stop").clear_pending(watcher(w, "ev_embed_stop")) };
 }
 
 #[no_mangle]
