@@ -249,9 +249,9 @@ struct ev_loop;
  * parameter as possibly unused instead, with the same result. (Clang attributes the
  * parameter to the place where EV_P is used, with either header, so nothing changes there.) */
 #if defined (__GNUC__) && !defined (__clang__)
-# define EV__UNUSED_OK __attribute__ ((__unused__))
+# define EVRING_UNUSED_OK __attribute__ ((__unused__))
 #else
-# define EV__UNUSED_OK
+# define EVRING_UNUSED_OK
 #endif
 
 /* Shorthands for the loop parameter/argument, used throughout libev's documentation and by
@@ -261,7 +261,7 @@ struct ev_loop;
  *   EV_DEFAULT(_) the default loop; calls ev_default_loop (0), creating the loop if needed
  *   EV_DEFAULT_UC(_) the default loop without the check ("unchecked"): only valid once
  *                 ev_default_loop has been called; reads the library's ev_default_loop_ptr */
-#define EV_P            struct ev_loop *loop EV__UNUSED_OK
+#define EV_P            struct ev_loop *loop EVRING_UNUSED_OK
 #define EV_P_           EV_P,
 #define EV_A            loop
 #define EV_A_           EV_A,
@@ -572,20 +572,20 @@ union ev_any_watcher
 /* Compile-time layout check. The library was built for a watcher head of three ints, a data
  * pointer and a callback pointer, and for double time stamps. If a redefined knob changes that,
  * the array size below becomes negative and compilation stops here. */
-struct ev__abi_head { int active; int pending; int priority; void *data; void (*cb)(void); };
-typedef char ev__abi_layout_check[
+struct evring_abi_head { int active; int pending; int priority; void *data; void (*cb)(void); };
+typedef char evring_abi_layout_check[
   (sizeof (ev_tstamp) == sizeof (double)
    && sizeof (EV_ATOMIC_T) == sizeof (sig_atomic_t)
-   && sizeof (ev_watcher) == sizeof (struct ev__abi_head)
-   && offsetof (ev_watcher, pending) == offsetof (struct ev__abi_head, pending)
-   && offsetof (ev_watcher, priority) == offsetof (struct ev__abi_head, priority)
-   && offsetof (ev_watcher, data) == offsetof (struct ev__abi_head, data)
-   && offsetof (ev_watcher, cb) == offsetof (struct ev__abi_head, cb)) ? 1 : -1];
+   && sizeof (ev_watcher) == sizeof (struct evring_abi_head)
+   && offsetof (ev_watcher, pending) == offsetof (struct evring_abi_head, pending)
+   && offsetof (ev_watcher, priority) == offsetof (struct evring_abi_head, priority)
+   && offsetof (ev_watcher, data) == offsetof (struct evring_abi_head, data)
+   && offsetof (ev_watcher, cb) == offsetof (struct evring_abi_head, cb)) ? 1 : -1];
 
 /* The offset of the callback in every watcher, for ev_cb and ev_set_cb in section 6. It is an
  * enumerator rather than an offsetof expression inside the macros, because inside ev++.h's
  * templates the name ev_watcher refers to a template parameter. */
-enum { ev__ofs_cb = offsetof (ev_watcher, cb) };
+enum { evring_ofs_cb = offsetof (ev_watcher, cb) };
 
 /* ===================================================================================== *
  * 5. Functions
@@ -854,20 +854,29 @@ EV_API_DECL void ev_resume (EV_P) EV_NOEXCEPT;
 /* The callback, as an lvalue of the watcher's own callback type. */
 #define ev_cb_(ev)                 ((ev)->cb)
 
-/* Read / set the callback. The callback pointer may be written through one type (say
- * ev_watcher *) and read through another (ev_io *) in the same translation unit. For the
- * optimiser those are unrelated lvalues, so these macros also copy the pointer's bytes
- * between the two views with memmove. Both views are the same memory, so the copy changes
- * nothing and compilers remove it. It tells the optimiser that the two accesses may alias.
+/* Read / set the callback. Code may write the callback through one pointer type (say
+ * ev_watcher *) and read it through another (ev_io *) in the same translation unit, and with
+ * strict aliasing the optimiser may treat those two accesses as unrelated. So, as in libev,
+ * the macros also copy the callback's bytes with memmove: EVRING_CB_SLOT is the callback's
+ * address, computed as raw bytes from the watcher's address, so source and destination are the
+ * same memory. Compilers reduce the copy to nothing, but a byte copy may alias any type, so it
+ * keeps the typed accesses on either side of it in order. The address is computed without
+ * casting to another watcher type, for the reason given at the top of the file.
  * ev_set_cb may be predefined by the user, as with libev. */
+#ifdef __cplusplus
+# define EVRING_CB_SLOT(ev)       (static_cast<char *> (static_cast<void *> (ev)) + evring_ofs_cb)
+# define EVRING_CB_SLOT_CONST(ev) (static_cast<const char *> (static_cast<const void *> (ev)) + evring_ofs_cb)
+#else
+# define EVRING_CB_SLOT(ev)       ((char *) (void *) (ev) + evring_ofs_cb)
+# define EVRING_CB_SLOT_CONST(ev) ((const char *) (const void *) (ev) + evring_ofs_cb)
+#endif
+
 #define ev_cb(ev)                                                                              \
-  (memmove (&ev_cb_ (ev), (const char *) (const void *) (ev) + ev__ofs_cb, sizeof (ev_cb_ (ev))), \
-   ev_cb_ (ev))
+  (memmove (&ev_cb_ (ev), EVRING_CB_SLOT_CONST (ev), sizeof (ev_cb_ (ev))), ev_cb_ (ev))
 
 #ifndef ev_set_cb
 # define ev_set_cb(ev, cb_)                                                                    \
-  (ev_cb_ (ev) = (cb_),                                                                        \
-   memmove ((char *) (void *) (ev) + ev__ofs_cb, &ev_cb_ (ev), sizeof (ev_cb_ (ev))))
+  (ev_cb_ (ev) = (cb_), memmove (EVRING_CB_SLOT (ev), &ev_cb_ (ev), sizeof (ev_cb_ (ev))))
 #endif
 
 #if EV_PROTOTYPES
