@@ -571,7 +571,8 @@ union ev_any_watcher
 
 /* Compile-time layout check. The library was built for a watcher head of three ints, a data
  * pointer and a callback pointer, and for double time stamps. If a redefined knob changes that,
- * the array size below becomes negative and compilation stops here. */
+ * the array size below becomes negative and compilation stops here. (EV_COMMON may rename the
+ * data member, so it is not named here.) */
 struct evring_abi_head { int active; int pending; int priority; void *data; void (*cb)(void); };
 typedef char evring_abi_layout_check[
   (sizeof (ev_tstamp) == sizeof (double)
@@ -579,7 +580,6 @@ typedef char evring_abi_layout_check[
    && sizeof (ev_watcher) == sizeof (struct evring_abi_head)
    && offsetof (ev_watcher, pending) == offsetof (struct evring_abi_head, pending)
    && offsetof (ev_watcher, priority) == offsetof (struct evring_abi_head, priority)
-   && offsetof (ev_watcher, data) == offsetof (struct evring_abi_head, data)
    && offsetof (ev_watcher, cb) == offsetof (struct evring_abi_head, cb)) ? 1 : -1];
 
 /* The offset of the callback in every watcher, for ev_cb and ev_set_cb in section 6. It is an

@@ -26,6 +26,9 @@ use core::sync::atomic::{fence, AtomicBool, AtomicI32, Ordering};
 pub const NUMPRI: usize = (EV_MAXPRI - EV_MINPRI + 1) as usize;
 /// Longest wait without timers (libev's value: an idle loop wakes about once a minute).
 const MAX_BLOCKTIME: f64 = 59.743;
+/// Longest wait once a timerfd reports wall-clock changes (libev's value): the periodic
+/// wake-up is then only needed to keep `ev_now` from drifting too far.
+const MAX_BLOCKTIME2: f64 = 1500001.07;
 /// A wall-clock change of at least this much is a time jump (periodics get rescheduled).
 const MIN_TIMEJUMP: f64 = 1.0;
 /// Smallest interval periodic_recalc divides by (libev: 1/8192 s).
@@ -105,6 +108,8 @@ struct Internal {
     childev: ev_signal,
     /// Reads the signalfd (only with `EVFLAG_SIGNALFD`); runs at `EV_MAXPRI`.
     sigfd_w: ev_io,
+    /// Watches the wall-clock timerfd (created with the first periodic); runs at `EV_MINPRI`.
+    timerfd_w: ev_io,
 }
 
 /// What C's `struct ev_loop *` points at.
@@ -165,6 +170,8 @@ pub struct Loop {
     /// signalfd: -2 = wanted (`EVFLAG_SIGNALFD`) but not created yet, -1 = not used.
     sigfd: c_int,
     sigfd_set: libc::sigset_t,
+    /// timerfd for wall-clock changes: -2 = never (`EVFLAG_NOTIMERFD`), -1 = not created yet.
+    timerfd: c_int,
 
     pub invoke_cb: LoopCb,
     pub release_cb: HookCb,
@@ -230,6 +237,8 @@ impl LoopHandle {
             childev: unsafe { core::mem::zeroed() },
             // SAFETY: as above.
             sigfd_w: unsafe { core::mem::zeroed() },
+            // SAFETY: as above.
+            timerfd_w: unsafe { core::mem::zeroed() },
         }));
         let l = Loop {
             rt_now,
@@ -267,6 +276,11 @@ impl LoopHandle {
             sigfd: if flags & EVFLAG_SIGNALFD != 0 { -2 } else { -1 },
             // SAFETY: an all-zero sigset_t is a valid (empty) set on Linux.
             sigfd_set: unsafe { core::mem::zeroed() },
+            timerfd: if flags & EVFLAG_NOTIMERFD != 0 {
+                -2
+            } else {
+                -1
+            },
             invoke_cb: None,
             release_cb: None,
             acquire_cb: None,
@@ -325,6 +339,9 @@ impl Drop for Loop {
         if self.sigfd >= 0 {
             sys::close(self.sigfd);
         }
+        if self.timerfd >= 0 {
+            sys::close(self.timerfd);
+        }
         // SAFETY: allocated by Box::into_raw in LoopHandle::new and freed only here.
         drop(unsafe { Box::from_raw(self.internal) });
     }
@@ -339,6 +356,12 @@ impl Loop {
     fn sigfd_w(&self) -> WatcherPtr {
         // SAFETY: internal watcher, valid for the loop's lifetime; no reference is created.
         unsafe { WatcherPtr::from_raw(core::ptr::addr_of_mut!((*self.internal).sigfd_w)) }.unwrap()
+    }
+
+    fn timerfd_w(&self) -> WatcherPtr {
+        // SAFETY: internal watcher, valid for the loop's lifetime; no reference is created.
+        unsafe { WatcherPtr::from_raw(core::ptr::addr_of_mut!((*self.internal).timerfd_w)) }
+            .unwrap()
     }
 
     fn childev_ptr(&self) -> *mut ev_signal {
@@ -862,6 +885,9 @@ impl Loop {
         if w.active() != 0 {
             return;
         }
+        if self.timerfd == -1 {
+            self.timerfd_init();
+        }
         self.periodic_schedule(w);
         Self::pri_adjust(w);
         self.activecnt += 1;
@@ -926,6 +952,56 @@ impl Loop {
     }
 
     // ------------------------------------------------------------------ time
+
+    /// Create the wall-clock timerfd: armed far in the future with
+    /// `TFD_TIMER_CANCEL_ON_SET`, it becomes readable as soon as somebody sets the clock, so
+    /// periodics are rescheduled at once instead of at the next wake-up.
+    fn timerfd_init(&mut self) {
+        // SAFETY: plain syscall.
+        let fd = unsafe {
+            libc::timerfd_create(libc::CLOCK_REALTIME, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
+        };
+        if fd < 0 {
+            self.timerfd = -2; // not available: fall back to jump detection in time_update
+            return;
+        }
+        self.timerfd = fd;
+        let w = self.timerfd_w();
+        w.init_io(Some(crate::ffi::callbacks::timerfd_cb), fd, EV_READ);
+        w.set_priority(EV_MINPRI);
+        self.io_start(w);
+        self.activecnt -= 1; // internal: does not keep the loop alive
+        self.timerfd_arm();
+    }
+
+    fn timerfd_arm(&mut self) {
+        // SAFETY: all-zero itimerspec is valid; we set the absolute expiry.
+        let mut its: libc::itimerspec = unsafe { core::mem::zeroed() };
+        its.it_value.tv_sec = (self.rt_now + MAX_BLOCKTIME2) as libc::time_t;
+        // SAFETY: valid pointers; our own timerfd.
+        unsafe {
+            libc::timerfd_settime(
+                self.timerfd,
+                libc::TFD_TIMER_ABSTIME | libc::TFD_TIMER_CANCEL_ON_SET,
+                &its,
+                core::ptr::null_mut(),
+            )
+        };
+    }
+
+    /// The wall clock was set (or the far expiry passed): re-arm, resynchronise the clocks
+    /// and recompute every periodic.
+    pub fn timerfd_cb(&mut self) {
+        let mut buf = [0u8; 8];
+        // SAFETY: reading into a valid buffer from our own non-blocking fd (clears expiry).
+        unsafe { libc::read(self.timerfd, buf.as_mut_ptr() as *mut c_void, 8) };
+        self.rt_now = sys::realtime();
+        self.mn_now = sys::monotonic();
+        self.now_floor = self.mn_now;
+        self.rtmn_diff = self.rt_now - self.mn_now;
+        self.timerfd_arm();
+        self.periodics_reschedule();
+    }
 
     /// Refresh `mn_now`/`rt_now`. The wall clock is re-read at most every half second (it
     /// is interpolated from the monotonic clock in between); a disagreement of a second or
@@ -1301,6 +1377,15 @@ impl Loop {
         if self.backend.fork() {
             self.fd_rearm_all();
         }
+        if real_fork && self.timerfd >= 0 {
+            // A new process gets its own timerfd (libev does the same).
+            let tw = self.timerfd_w();
+            self.activecnt += 1;
+            self.io_stop(tw);
+            sys::close(self.timerfd);
+            self.timerfd = -1;
+            self.timerfd_init();
+        }
         if real_fork && self.pipe_w().active() != 0 {
             let pw = self.pipe_w();
             self.activecnt += 1;
@@ -1501,7 +1586,11 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                 || h.wake.write_skipped.load(Ordering::Relaxed) != 0
                 || l.has_pending();
             if !nowait {
-                wt = MAX_BLOCKTIME;
+                wt = if l.timerfd >= 0 {
+                    MAX_BLOCKTIME2
+                } else {
+                    MAX_BLOCKTIME
+                };
                 if let Some(t) = l.timers.top() {
                     wt = wt.min(t.at - l.mn_now);
                 }

@@ -38,6 +38,15 @@ pub unsafe extern "C-unwind" fn sigfd_cb(lp: *mut ev_loop, _w: *mut ev_watcher, 
     unsafe { (*h.core()).sigfd_cb(h) };
 }
 
+/// Internal wall-clock timerfd watcher.
+pub unsafe extern "C-unwind" fn timerfd_cb(lp: *mut ev_loop, _w: *mut ev_watcher, _revents: c_int) {
+    // SAFETY: as for `pipe_cb`.
+    let h = unsafe { LoopHandle::from_ptr(lp) };
+    // SAFETY: as above; `timerfd_cb` only calls periodic reschedule callbacks, which get no
+    // loop pointer.
+    unsafe { (*h.core()).timerfd_cb() };
+}
+
 pub type OnceCb = Option<unsafe extern "C-unwind" fn(c_int, *mut c_void)>;
 
 /// The hidden io + timer pair behind `ev_once`.
