@@ -239,8 +239,8 @@ static void scenario_time(void)
   c = ev_time();
   TRACE("   ev_sleep(0.02) slept >= 19ms: %s", YN(c - b >= 0.019));
   ev_now_update(loop);
-  TRACE("   after ev_now_update: |ev_now - ev_time| < 10ms: %s; ev_now plausible (> 2020): %s",
-        YN(fabs(ev_now(loop) - ev_time()) < 0.01), YN(ev_now(loop) > 1577836800.));
+  TRACE("   after ev_now_update: |ev_now - ev_time| < 100ms: %s; ev_now plausible (> 2020): %s",
+        YN(fabs(ev_now(loop) - ev_time()) < 0.1), YN(ev_now(loop) > 1577836800.));
   test_log_reset(&lg);
   ev_timer_init(&t, time_cb, 0., 0.);
   ev_timer_start(loop, &t);
@@ -262,8 +262,9 @@ static void scenario_suspend(void)
   ev_sleep(0.2);
   ev_resume(l);
   rem = ev_timer_remaining(l, &t);
-  TRACE("6. 0.5s timer, 0.2s suspended: remaining=%.3f (shifted); ev_now advanced >=0.19: %s", rem,
-        YN(ev_now(l) - n0 >= 0.19));
+  /* shifted: ~0.5 is left; not shifted: ~0.3 */
+  TRACE("6. 0.5s timer, 0.2s suspended: remaining within 20ms of 0.5 (shifted): %s; ev_now advanced >=0.19: %s",
+        YN(fabs(rem - 0.5) < 0.02), YN(ev_now(l) - n0 >= 0.19));
   ev_timer_stop(l, &t);
   ev_suspend(l);
   ev_resume(l);

@@ -95,13 +95,13 @@ static void scenario_interval(void)
   double now;
   test_log_reset(&lg);
   iv_n = 0;
-  ev_periodic_init(&p, iv_cb, 0.0123, 0.04, 0);
+  ev_periodic_init(&p, iv_cb, 0.0123, 0.1, 0);
   ev_periodic_start(loop, &p);
   now = ev_now(loop);
   iv_prev_at = ev_periodic_at(&p);
-  TRACE("2. interval (offset 0.0123, 0.04): active=%d aligned:%s at>now:%s at-now<=ival:%s", ev_is_active(&p),
-        YN(aligned(ev_periodic_at(&p), 0.0123, 0.04)), YN(ev_periodic_at(&p) > now),
-        YN(ev_periodic_at(&p) - now <= 0.04 + 1e-5));
+  TRACE("2. interval (offset 0.0123, 0.1): active=%d aligned:%s at>now:%s at-now<=ival:%s", ev_is_active(&p),
+        YN(aligned(ev_periodic_at(&p), 0.0123, 0.1)), YN(ev_periodic_at(&p) > now),
+        YN(ev_periodic_at(&p) - now <= 0.1 + 1e-5));
   ev_run(loop, 0);
   TRACE("  %s", lg.buf);
 
@@ -129,15 +129,15 @@ static void scenario_skip(void)
 {
   ev_periodic p;
   int a, b;
-  ev_periodic_init(&p, skip_cb, 0., 0.05, 0);
+  ev_periodic_init(&p, skip_cb, 0., 0.1, 0);
   ev_periodic_start(loop, &p);
-  ev_sleep(0.32);
+  ev_sleep(0.42);
   skip_n = 0;
   ev_run(loop, EVRUN_NOWAIT);
   a = skip_n;
-  TRACE("3. 50ms periodic after a 320ms stall: fired %d time(s); next at aligned:%s in the future:%s within one interval:%s",
-        a, YN(aligned(ev_periodic_at(&p), 0., 0.05)), YN(ev_periodic_at(&p) > ev_now(loop)),
-        YN(ev_periodic_at(&p) - ev_now(loop) <= 0.05 + 1e-5));
+  TRACE("3. 100ms periodic after a 420ms stall: fired %d time(s); next at aligned:%s in the future:%s within one interval:%s",
+        a, YN(aligned(ev_periodic_at(&p), 0., 0.1)), YN(ev_periodic_at(&p) > ev_now(loop)),
+        YN(ev_periodic_at(&p) - ev_now(loop) <= 0.1 + 1e-5));
   ev_run(loop, EVRUN_NOWAIT);
   b = skip_n - a;
   TRACE("   next NOWAIT iteration fired %d", b);

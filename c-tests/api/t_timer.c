@@ -131,13 +131,13 @@ static void scenario_no_burst(void)
 {
   ev_timer t;
   int a, b, c;
-  ev_timer_init(&t, rep_cb, 0.05, 0.05);
+  ev_timer_init(&t, rep_cb, 0.1, 0.1);
   ev_timer_start(loop, &t);
-  ev_sleep(0.3);            /* six periods missed */
+  ev_sleep(0.45);           /* four periods missed */
   rep_fired = 0;
   ev_run(loop, EVRUN_NOWAIT);
   a = rep_fired;
-  TRACE("4. 50ms repeating timer after a 300ms stall: fired %d time(s), remaining=%.4f", a,
+  TRACE("4. 100ms repeating timer after a 450ms stall: fired %d time(s), remaining=%.4f", a,
         ev_timer_remaining(loop, &t));
   ev_run(loop, EVRUN_NOWAIT);
   b = rep_fired - a;
@@ -197,12 +197,12 @@ static void kick_cb(struct ev_loop *l, ev_timer *w, int revents)
 static void scenario_again_pattern(void)
 {
   ev_timer kick;
-  ev_timer_init(&inact, inact_cb, 0., 0.06);
+  ev_timer_init(&inact, inact_cb, 0., 0.2);
   ev_timer_again(loop, &inact);
-  ev_timer_init(&kick, kick_cb, 0.01, 0.01);
+  ev_timer_init(&kick, kick_cb, 0.02, 0.02);
   ev_timer_start(loop, &kick);
   ev_run(loop, 0);
-  TRACE("   inactivity timer (60ms) kicked every 10ms 4 times: fired after kick #%d, active=%d", inact_fired,
+  TRACE("   inactivity timer (200ms) kicked every 20ms 4 times: fired after kick #%d, active=%d", inact_fired,
         ev_is_active(&inact));
   ev_timer_stop(loop, &inact);
 }
@@ -268,9 +268,9 @@ static void rr_cb(struct ev_loop *l, ev_timer *w, int revents)
   test_log_add(&rr, " #%d active=%d", rr_n, ev_is_active(w) != 0);
   if (rr_n == 1) {
     test_log_add(&rr, " rem<=0.01:%s", ev_timer_remaining(l, w) <= 0.01 ? "yes" : "no");
-    w->repeat = 0.03;     /* read again at the next expiry */
+    w->repeat = 0.15;     /* read again at the next expiry */
   } else if (rr_n == 2) {
-    test_log_add(&rr, " rem>0.02:%s", ev_timer_remaining(l, w) > 0.02 ? "yes" : "no");
+    test_log_add(&rr, " rem>0.05:%s", ev_timer_remaining(l, w) > 0.05 ? "yes" : "no");
     w->repeat = 0.;       /* next expiry: behaves like a one-shot */
   }
 }
@@ -283,7 +283,7 @@ static void scenario_repeat_reread(void)
   ev_timer_init(&t, rr_cb, 0.01, 0.01);
   ev_timer_start(loop, &t);
   ev_run(loop, 0);
-  TRACE("7. repeat changed 0.01 -> 0.03 -> 0 in callbacks:%s; ev_run returned with active=%d", rr.buf,
+  TRACE("7. repeat changed 0.01 -> 0.15 -> 0 in callbacks:%s; ev_run returned with active=%d", rr.buf,
         ev_is_active(&t));
 }
 

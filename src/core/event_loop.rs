@@ -141,6 +141,8 @@ pub struct Loop {
 
     backend: Backend,
     backend_rebuild: bool,
+    /// Applying fd changes stopped watchers with `EV_ERROR`: do not block before delivering.
+    killed_in_reify: bool,
     out: PollOut,
 
     anfds: Vec<Anfd>,
@@ -253,6 +255,7 @@ impl LoopHandle {
             loop_count: 0,
             backend,
             backend_rebuild: false,
+            killed_in_reify: false,
             out: PollOut::default(),
             anfds: Vec::new(),
             fdchanges: Vec::new(),
@@ -449,10 +452,6 @@ impl Loop {
                 }
             }
         }
-    }
-
-    fn has_pending(&self) -> bool {
-        self.pendings.iter().any(|p| !p.is_empty())
     }
 
     fn queue_events(&mut self, which: fn(&Loop) -> &Vec<WatcherPtr>, revents: c_int) {
@@ -680,13 +679,16 @@ impl Loop {
             }
         }
         self.fdchanges.clear();
-        self.process_kills();
+        self.killed_in_reify = self.process_kills();
     }
 
-    fn process_kills(&mut self) {
+    /// Stop the watchers of every fd the backend rejected; true if there were any.
+    fn process_kills(&mut self) -> bool {
+        let any = !self.out.kill.is_empty();
         while let Some(fd) = self.out.kill.pop() {
             self.fd_kill(fd);
         }
+        any
     }
 
     /// Stop every watcher on `fd` and tell it `EV_ERROR` (the fd is not valid).
@@ -1584,7 +1586,7 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                 || l.idleall != 0
                 || l.activecnt == 0
                 || h.wake.write_skipped.load(Ordering::Relaxed) != 0
-                || l.has_pending();
+                || l.killed_in_reify;
             if !nowait {
                 wt = if l.timerfd >= 0 {
                     MAX_BLOCKTIME2
