@@ -308,7 +308,9 @@ enum {
   EV_ERROR    = -0x7FFFFFFF - 1    /* (int)0x80000000, negative: the watcher failed and stopped */
 };
 
-/* Flags for ev_default_loop and ev_loop_new, ORed with the EVBACKEND_* bits below. */
+/* Flags for ev_default_loop and ev_loop_new, ORed with the EVBACKEND_* bits below. Flags and
+ * backends are two separate enums, as in libev; C++20 deprecates | between enumerators of
+ * different enums, so C++ code may convert one side to unsigned int first. */
 enum {
   EVFLAG_AUTO       = 0x00000000U, /* no flags, let the library choose the backend */
   EVFLAG_NOENV      = 0x01000000U, /* ignore the LIBEV_FLAGS environment variable */

@@ -287,7 +287,9 @@ check_compile_cxx() {
 header_clean() {
   _label=$1; shift
   if ! "$@" >"$work/last.log" 2>&1; then bad "$_label: compilation failed"; show "$work/last.log"; return 0; fi
-  if grep -F -e "$EVRING_INCLUDE_DIR/ev.h:" -e "$(ours_evh):" "$work/last.log" |
+  # diagnostics whose location (start of the line) is evring's ev.h
+  if awk -v a="$EVRING_INCLUDE_DIR/ev.h:" -v b="$(ours_evh):" \
+       'index($0, a) == 1 || index($0, b) == 1' "$work/last.log" |
      grep -E ': (warning|error)' >"$work/hits.log"; then
     bad "$_label: diagnostics in ev.h"; show "$work/hits.log"
   else
@@ -315,10 +317,10 @@ check_compile_strict() {
     done
   else note "gcc is not installed"; fi
   if have g++; then
-    for f in header_use macros embed; do
-      # shellcheck disable=SC2086
-      header_clean "g++ -std=c++17 $f.c" g++ -x c++ -std=c++17 -O2 -Wall -Wextra $gxxx -I"$EVRING_INCLUDE_DIR" -c "$here/$f.c" -o "$work/o.o"
-    done
+    # (only header_use.c: GCC places casts that the other test files apply to macro results,
+    # e.g. (int) ev_periodic_at (w), inside ev.h)
+    # shellcheck disable=SC2086
+    header_clean "g++ -std=c++17 header_use.c" g++ -x c++ -std=c++17 -O2 -Wall -Wextra $gxxx -I"$EVRING_INCLUDE_DIR" -c "$here/header_use.c" -o "$work/o.o"
   else note "g++ is not installed"; fi
   if have clang; then
     # shellcheck disable=SC2086
@@ -361,18 +363,22 @@ check_evxx() {
   need_system_header
   [ -f "$SYSTEM_EV_INCLUDE_DIR/ev++.h" ] || skip "libev's ev++.h is not installed"
   say "libev's ev++.h on top of evring's ev.h (evxx.cc, -c, -Wall -Wextra -Werror -O2). ev++.h"
-  say "includes \"ev.h\", which finds libev's ev.h next to it; so evxx.cc includes <ev.h> first,"
-  say "or is compiled with -DEV_H='<ev.h>'. -M confirms that evring's ev.h is the one read."
+  say "includes \"ev.h\", which finds libev's ev.h next to it; so evxx.cc includes <ev.h> first"
+  say "(libev's ev.h is then opened but skipped: same include guard), or is compiled with"
+  say "-DEV_H='<ev.h>'. -M shows that evring's ev.h is read first; -E that its contents are used."
   cxxs=$(installed "$EVRING_ABI_CXXS")
   [ -n "$cxxs" ] || { bad "no C++ compiler from '$EVRING_ABI_CXXS' is installed"; return 0; }
   for cxx in $cxxs; do
     for std in c++11 c++17; do
       for how in first define; do
         if [ $how = first ]; then def="-DEVXX_INCLUDE_EV_H_FIRST"; else def="-DEV_H=<ev.h>"; fi
-        used=$($cxx -std=$std "$def" -I"$EVRING_INCLUDE_DIR" -M -MT x "$here/evxx.cc" 2>/dev/null |
-               tr -s ' \\' '\n\n' | grep '/ev\.h$' | while read -r f; do realfile "$f"; done | sort -u | tr '\n' ' ')
-        if [ "$used" != "$(ours_evh) " ]; then
-          bad "$cxx -std=$std ($how): ev.h files read: '$used', expected only evring's"; continue
+        first=$($cxx -std=$std "$def" -I"$EVRING_INCLUDE_DIR" -M -MT x "$here/evxx.cc" 2>/dev/null |
+                tr -s ' \\' '\n\n' | grep '/ev\.h$' | head -n 1) || true
+        if [ -z "$first" ] || [ "$(realfile "$first")" != "$(ours_evh)" ]; then
+          bad "$cxx -std=$std ($how): first ev.h read is '$first', not evring's"; continue
+        fi
+        if ! $cxx -std=$std "$def" -I"$EVRING_INCLUDE_DIR" -E "$here/evxx.cc" 2>/dev/null | grep -q evring_ofs_cb; then
+          bad "$cxx -std=$std ($how): the preprocessed source lacks evring's declarations"; continue
         fi
         compile "$cxx -std=$std, ev.h via $how" $cxx -std=$std -Wall -Wextra -Werror -O2 "$def" \
           -I"$EVRING_INCLUDE_DIR" -c "$here/evxx.cc" -o "$work/o.o"
@@ -498,6 +504,9 @@ check_pic() {
   if pic_link "$a" "$work/pic-check.so"; then
     if readelf -d "$work/pic-check.so" | grep -q TEXTREL; then bad "the shared object needs text relocations"
     else ok "whole archive links into a shared object, no text relocations"; fi
+    n=$(nm -D --defined-only "$work/pic-check.so" | awk '$3 ~ /^ev_/' | grep -c . || true)
+    if [ "$n" = 73 ]; then ok "the shared object defines the 73 ev_* symbols (the archive's code was linked)"
+    else bad "the shared object defines $n ev_* symbols, expected 73"; fi
   else
     bad "the whole archive does not link into a shared object"; show "$work/last.log"
   fi
@@ -515,9 +524,12 @@ check_pic() {
 check_static_symbols() {
   need_system_lib
   need_ours_a
-  say "evring's libev.a must define each of the 97 names libev.so.4 exports, once."
+  say "evring's libev.a must define each of the 97 names libev.so.4 exports, once (read with"
+  say "readelf: binutils' nm hands members with embedded LLVM bitcode to the LTO plugin)."
   dyn_names "$SYSTEM_EV_LIB" >"$work/libev.names"
-  nm --defined-only "$a" 2>/dev/null | awk 'NF >= 3 && $2 ~ /^[TDBR]$/ { print $3 }' | sort >"$work/ours.defs"
+  # readelf -s columns: Num Value Size Type Bind Vis Ndx Name
+  readelf -sW "$a" | awk '($5 == "GLOBAL" || $5 == "WEAK") && $7 != "UND" && NF >= 8 { print $8 }' |
+    sort >"$work/ours.defs"
   missing=$(sort -u "$work/ours.defs" | comm -23 "$work/libev.names" - | tr '\n' ' ')
   if [ -z "$missing" ]; then ok "all $(grep -c . "$work/libev.names") names defined"
   else bad "not defined in libev.a ($(echo $missing | wc -w)): $missing"; fi
@@ -525,6 +537,8 @@ check_static_symbols() {
   if [ -z "$dups" ]; then ok "none of them defined twice"
   else bad "defined more than once: $dups"; fi
 }
+
+hdr_label() { if [ "$1" = ours ]; then echo "evring's ev.h"; else echo "libev's ev.h"; fi; }
 
 # build default_uc.c against both headers, -pie and -no-pie, and run it with LIB: default_uc LIB NAME
 default_uc() {
@@ -543,9 +557,9 @@ default_uc() {
         "$here/default_uc.c" "$bin" "-L$priv -l:libev.so.4 -ldl" || continue
       reloc=$(readelf -rW "$bin" | awk '/ev_default_loop_ptr/ { print $3; exit }')
       if LD_LIBRARY_PATH="$priv${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$bin" "$lib" >"$work/run.log" 2>&1; then
-        ok "$hdr's ev.h, -$pie (ev_default_loop_ptr via ${reloc:-no relocation}): $(grep -c '^ok' "$work/run.log") checks passed"
+        ok "$(hdr_label $hdr), -$pie (ev_default_loop_ptr via ${reloc:-no relocation}): $(grep -c '^ok' "$work/run.log") checks passed"
       else
-        bad "$hdr's ev.h, -$pie (ev_default_loop_ptr via ${reloc:-no relocation})"; show "$work/run.log"
+        bad "$(hdr_label $hdr), -$pie (ev_default_loop_ptr via ${reloc:-no relocation})"; show "$work/run.log"
       fi
     done
   done

@@ -396,9 +396,9 @@ static void scenario_once(void)
   TRACE("   both, fd readable, 10s timeout:%s; NOWAIT -> %d", lg.buf, r);
 
   test_log_reset(&lg);
-  ev_once(loop, q[0], EV_READ, 0.002, once_cb, "both-timeout");
+  ev_once(loop, q[0], EV_READ, 0.1, once_cb, "both-timeout");
   r = ev_run(loop, EVRUN_NOWAIT);
-  TRACE("   both, fd not readable, 2ms timeout: counted while waiting: NOWAIT -> %d", r);
+  TRACE("   both, fd not readable, 100ms timeout: counted while waiting: NOWAIT -> %d", r);
   ev_run(loop, 0);
   TRACE("  %s", lg.buf);
 

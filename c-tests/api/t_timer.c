@@ -108,8 +108,8 @@ static void scenario_strict(void)
   int k;
   for (k = 0; k < 3; k++) {
     double after = 0.005 * (k + 1);
+    strict_t0 = ev_time();     /* before the loop time the timer is relative to */
     ev_now_update(loop);
-    strict_t0 = ev_time();
     ev_timer_init(&t, strict_cb, after, 0.);
     ev_timer_start(loop, &t);
     ev_run(loop, 0);

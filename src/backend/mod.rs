@@ -11,6 +11,7 @@
 //! behaviour of libev built without assertions), and a request to rebuild the kernel object
 //! (epoll saw a stale event, i.e. somebody else changed our interest set).
 
+#[cfg(target_os = "linux")]
 pub mod epoll;
 pub mod kqueue;
 pub mod poll;
@@ -61,6 +62,15 @@ pub struct PollOut {
 }
 
 pub enum Backend {
+    #[cfg(any(
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "macos"
+    ))]
+    Kqueue(kqueue::RealKqueue),
+    #[cfg(target_os = "linux")]
     Epoll(epoll::Epoll),
     Poll(poll::Poll),
     Select(select::Select),
@@ -69,15 +79,33 @@ pub enum Backend {
 /// Backends this build can ever provide (before run-time probing).
 pub fn supported() -> u32 {
     let mut s = EVBACKEND_POLL | EVBACKEND_SELECT;
+    #[cfg(target_os = "linux")]
     if epoll::Epoll::available() {
         s |= EVBACKEND_EPOLL;
+    }
+    if kqueue::available() {
+        s |= EVBACKEND_KQUEUE;
     }
     s
 }
 
 /// Backends chosen when the flags name none (`EVFLAG_AUTO`).
+///
+/// kqueue: libev 4.33 recommends it only on NetBSD; evring also recommends it on FreeBSD,
+/// DragonFly and macOS (pgagroal's `libev` option has no `kqueue` value, so `auto` is the only
+/// way to reach it). On macOS kqueue rejects ttys and some devices (they get `EV_ERROR`),
+/// which is why libev avoids it there; programs that watch such fds can ask for poll.
+/// poll is dropped on FreeBSD and macOS as libev does (kqueue or select serve there).
 pub fn recommended() -> u32 {
-    supported()
+    #[allow(unused_mut)]
+    let mut r = supported();
+    if cfg!(any(target_os = "freebsd", target_os = "macos")) {
+        r &= !EVBACKEND_POLL;
+    }
+    if cfg!(target_os = "openbsd") {
+        r &= !EVBACKEND_KQUEUE;
+    }
+    r
 }
 
 /// Backends whose fd could be embedded in another loop (libev's constant set).
@@ -88,6 +116,19 @@ pub fn embeddable() -> u32 {
 impl Backend {
     /// Create the first backend of `flags` that works, in libev's preference order.
     pub fn init(flags: u32) -> Option<Backend> {
+        #[cfg(any(
+            target_os = "freebsd",
+            target_os = "dragonfly",
+            target_os = "netbsd",
+            target_os = "openbsd",
+            target_os = "macos"
+        ))]
+        if flags & EVBACKEND_KQUEUE != 0 {
+            if let Some(b) = kqueue::RealKqueue::new() {
+                return Some(Backend::Kqueue(b));
+            }
+        }
+        #[cfg(target_os = "linux")]
         if flags & EVBACKEND_EPOLL != 0 {
             if let Some(b) = epoll::Epoll::new() {
                 return Some(Backend::Epoll(b));
@@ -105,6 +146,15 @@ impl Backend {
     /// The `EVBACKEND_*` bit of this backend.
     pub fn kind(&self) -> u32 {
         match self {
+            #[cfg(any(
+                target_os = "freebsd",
+                target_os = "dragonfly",
+                target_os = "netbsd",
+                target_os = "openbsd",
+                target_os = "macos"
+            ))]
+            Backend::Kqueue(_) => EVBACKEND_KQUEUE,
+            #[cfg(target_os = "linux")]
             Backend::Epoll(_) => EVBACKEND_EPOLL,
             Backend::Poll(_) => EVBACKEND_POLL,
             Backend::Select(_) => EVBACKEND_SELECT,
@@ -114,6 +164,14 @@ impl Backend {
     /// Smallest timeout the backend can wait for; shorter waits are rounded up to it.
     pub fn mintime(&self) -> f64 {
         match self {
+            #[cfg(any(
+                target_os = "freebsd",
+                target_os = "dragonfly",
+                target_os = "netbsd",
+                target_os = "openbsd",
+                target_os = "macos"
+            ))]
+            Backend::Kqueue(_) => kqueue::MINTIME,
             Backend::Select(_) => 1e-6,
             _ => 1e-3,
         }
@@ -122,6 +180,15 @@ impl Backend {
     /// The kernel object's fd, or -1.
     pub fn fd(&self) -> i32 {
         match self {
+            #[cfg(any(
+                target_os = "freebsd",
+                target_os = "dragonfly",
+                target_os = "netbsd",
+                target_os = "openbsd",
+                target_os = "macos"
+            ))]
+            Backend::Kqueue(b) => b.fd(),
+            #[cfg(target_os = "linux")]
             Backend::Epoll(b) => b.fd(),
             Backend::Poll(_) | Backend::Select(_) => -1,
         }
@@ -130,6 +197,15 @@ impl Backend {
     /// Tell the kernel that `fd`'s wanted events changed from `oev` to `nev`.
     pub fn modify(&mut self, anfds: &mut [Anfd], fd: i32, oev: u8, nev: u8, out: &mut PollOut) {
         match self {
+            #[cfg(any(
+                target_os = "freebsd",
+                target_os = "dragonfly",
+                target_os = "netbsd",
+                target_os = "openbsd",
+                target_os = "macos"
+            ))]
+            Backend::Kqueue(b) => b.modify(anfds, fd, oev, nev, out),
+            #[cfg(target_os = "linux")]
             Backend::Epoll(b) => b.modify(anfds, fd, oev, nev, out),
             Backend::Poll(b) => b.modify(fd, oev, nev),
             Backend::Select(b) => b.modify(fd, oev, nev),
@@ -139,6 +215,15 @@ impl Backend {
     /// Wait up to `timeout` seconds and report readiness into `out`.
     pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
         match self {
+            #[cfg(any(
+                target_os = "freebsd",
+                target_os = "dragonfly",
+                target_os = "netbsd",
+                target_os = "openbsd",
+                target_os = "macos"
+            ))]
+            Backend::Kqueue(b) => b.poll(anfds, timeout, out),
+            #[cfg(target_os = "linux")]
             Backend::Epoll(b) => b.poll(anfds, timeout, out),
             Backend::Poll(b) => b.poll(anfds, timeout, out),
             Backend::Select(b) => b.poll(anfds, timeout, out),
@@ -149,6 +234,15 @@ impl Backend {
     /// loop must re-register every fd with interest.
     pub fn fork(&mut self) -> bool {
         match self {
+            #[cfg(any(
+                target_os = "freebsd",
+                target_os = "dragonfly",
+                target_os = "netbsd",
+                target_os = "openbsd",
+                target_os = "macos"
+            ))]
+            Backend::Kqueue(b) => b.fork(),
+            #[cfg(target_os = "linux")]
             Backend::Epoll(b) => {
                 b.recreate();
                 true

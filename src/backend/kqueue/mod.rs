@@ -21,10 +21,12 @@
 //!   loop rebuilds its queue, as with epoll. `udata` holds only the 32-bit generation, so it
 //!   fits the pointer-sized `udata` of 32-bit BSDs; `ident` is the fd;
 //! * a change to an empty mask sends nothing: the fd is usually about to be closed, and
-//!   closing drops its filters (a `EV_DELETE` of a closed fd would fail, and any error entry
-//!   makes `kevent()` return at once instead of waiting). An event that arrives for a filter
+//!   closing drops its filters (an `EV_DELETE` of a closed fd would fail, and on FreeBSD any
+//!   error entry makes `kevent()` return at once instead of waiting). An event for a filter
 //!   no watcher wants is not delivered; its `EV_DELETE` goes with the next `kevent()` call.
 //!   Narrowing to a smaller non-empty mask deletes the dropped filter at once (batched);
+//! * readiness maps by filter, as in libev: `EVFILT_READ` → `EV_READ`, `EVFILT_WRITE` →
+//!   `EV_WRITE`; `EV_EOF` does not widen it (each registered filter fires on its own);
 //! * `EV_ERROR` entries (`data` = errno), for changes of fds that still have watchers and
 //!   carry the current generation (older ones answer superseded changes and are ignored):
 //!   `ENOENT` (delete of a filter that is gone) is harmless, or re-adds the wanted filters if
@@ -50,20 +52,44 @@ use core::ffi::{c_int, CStr};
 use core::time::Duration;
 use std::io;
 
-#[cfg(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd", target_os = "openbsd", target_os = "macos"))]
+#[cfg(any(
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "macos"
+))]
 mod os;
-#[cfg(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd", target_os = "openbsd", target_os = "macos"))]
+#[cfg(any(
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "macos"
+))]
 pub mod sys;
 #[cfg(test)]
 mod tests;
 
 /// The kqueue backend on the real kernel.
-#[cfg(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd", target_os = "openbsd", target_os = "macos"))]
+#[cfg(any(
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "macos"
+))]
 pub type RealKqueue = Kqueue<sys::RealKernel>;
 
 /// True where this build has the kqueue backend.
 pub fn available() -> bool {
-    cfg!(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd", target_os = "openbsd", target_os = "macos"))
+    cfg!(any(
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "macos"
+    ))
 }
 
 /// Smallest wait the backend honours (libev: kqueue takes a `timespec`).
@@ -116,7 +142,13 @@ pub trait Kernel {
     fn kqueue(&mut self) -> io::Result<c_int>;
     /// `kevent(kq, changes, events, timeout)`; `None` waits without limit. Returns how many
     /// entries of `events` were filled.
-    fn kevent(&mut self, kq: c_int, changes: &[KEvent], events: &mut [KEvent], timeout: Option<Duration>) -> io::Result<usize>;
+    fn kevent(
+        &mut self,
+        kq: c_int,
+        changes: &[KEvent],
+        events: &mut [KEvent],
+        timeout: Option<Duration>,
+    ) -> io::Result<usize>;
     fn close(&mut self, fd: c_int);
     fn getpid(&mut self) -> i32;
     /// libev's `fd_valid`: `fcntl(fd, F_GETFD) != -1`.
@@ -135,8 +167,9 @@ pub fn wait_timeout(t: f64) -> Option<Duration> {
         return None;
     }
     let secs = t.trunc();
-    let nanos = ((t - secs) * 1e9).ceil();
-    // `nanos` is at most 1e9; Duration::new carries a full second over.
+    // Up to the next nanosecond, ignoring floating-point noise far below one (so that 0.3
+    // stays 300 ms). `nanos` is at most 1e9; Duration::new carries a full second over.
+    let nanos = ((t - secs) * 1e9 - 1e-3).ceil().max(0.0);
     Some(Duration::new(secs as u64, nanos as u32))
 }
 
@@ -176,7 +209,13 @@ impl<K: Kernel> Kqueue<K> {
     pub fn with_kernel(mut kernel: K) -> Option<Self> {
         let pid = kernel.getpid();
         let fd = kernel.kqueue().ok()?;
-        Some(Kqueue { kernel, fd, pid, changes: Vec::new(), events: vec![KEvent::default(); INITIAL_EVENTS] })
+        Some(Kqueue {
+            kernel,
+            fd,
+            pid,
+            changes: Vec::new(),
+            events: vec![KEvent::default(); INITIAL_EVENTS],
+        })
     }
 
     pub fn fd(&self) -> c_int {
@@ -215,8 +254,19 @@ impl<K: Kernel> Kqueue<K> {
     fn change(&mut self, fd: usize, mask: u8, flags: u16, gen: u32) {
         for filter in [Filter::Read, Filter::Write] {
             if mask & filter_bit(filter) != 0 {
-                let fflags = if flags & kflags::ADD != 0 { K::ADD_FFLAGS } else { 0 };
-                self.changes.push(KEvent { ident: fd as u64, filter, flags, fflags, data: 0, udata: u64::from(gen) });
+                let fflags = if flags & kflags::ADD != 0 {
+                    K::ADD_FFLAGS
+                } else {
+                    0
+                };
+                self.changes.push(KEvent {
+                    ident: fd as u64,
+                    filter,
+                    flags,
+                    fflags,
+                    data: 0,
+                    udata: u64::from(gen),
+                });
             }
         }
     }
@@ -250,9 +300,15 @@ impl<K: Kernel> Kqueue<K> {
     pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
         if self.changes.len() > self.events.len() {
             // Room for an EV_ERROR entry per change (see the module comment).
-            self.events.resize(self.changes.len().next_power_of_two(), KEvent::default());
+            self.events
+                .resize(self.changes.len().next_power_of_two(), KEvent::default());
         }
-        let res = self.kernel.kevent(self.fd, &self.changes, &mut self.events, wait_timeout(timeout));
+        let res = self.kernel.kevent(
+            self.fd,
+            &self.changes,
+            &mut self.events,
+            wait_timeout(timeout),
+        );
         // Applied (also on EINTR) or answered in the result list: never resubmitted.
         self.changes.clear();
         let n = match res {
@@ -310,7 +366,9 @@ impl<K: Kernel> Kqueue<K> {
             // A receipt (EV_RECEIPT), not an error; we never ask for them.
             return;
         }
-        let Some(fd) = fd_of(ev.ident, anfds.len()) else { return };
+        let Some(fd) = fd_of(ev.ident, anfds.len()) else {
+            return;
+        };
         let a = &mut anfds[fd];
         if ev.udata != u64::from(a.egen) {
             // Answer to a change that a newer one already superseded.
