@@ -130,27 +130,6 @@ pub fn fatal(msg: &str) -> ! {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeout_rounds_up() {
-        assert_eq!(timeout_ms(0.0), 0);
-        assert_eq!(timeout_ms(-1.0), 0);
-        assert_eq!(timeout_ms(0.0001), 1);
-        assert_eq!(timeout_ms(0.001), 1);
-        assert_eq!(timeout_ms(0.0011), 2);
-        assert_eq!(timeout_ms(59.743), 59743);
-    }
-
-    #[test]
-    fn timespec_split() {
-        let ts = to_timespec(1.25);
-        assert_eq!((ts.tv_sec, ts.tv_nsec), (1, 250_000_000));
-    }
-}
-
 // ---------------------------------------------------------------------------- loop-owned fds
 // Linux has eventfd, signalfd and timerfd; elsewhere the loop uses a pipe and sigaction, and
 // relies on its own clock-jump detection. These wrappers keep the core free of cfgs.
@@ -281,5 +260,26 @@ pub fn timerfd_arm_abs(fd: c_int, at: f64) {
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (fd, at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_rounds_up() {
+        assert_eq!(timeout_ms(0.0), 0);
+        assert_eq!(timeout_ms(-1.0), 0);
+        assert_eq!(timeout_ms(0.0001), 1);
+        assert_eq!(timeout_ms(0.001), 1);
+        assert_eq!(timeout_ms(0.0011), 2);
+        assert_eq!(timeout_ms(59.743), 59743);
+    }
+
+    #[test]
+    fn timespec_split() {
+        let ts = to_timespec(1.25);
+        assert_eq!((ts.tv_sec, ts.tv_nsec), (1, 250_000_000));
     }
 }
