@@ -591,7 +591,7 @@ if [ "${1:-}" = --list ]; then
 fi
 
 find_system_defaults
-if [ -z "$ABI_WORK_DIR" ]; then ABI_WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/evring-abi.XXXXXX"); fi
+if [ -z "$ABI_WORK_DIR" ]; then ABI_WORK_DIR=$(mktemp -d); fi
 mkdir -p "$ABI_WORK_DIR"
 ABI_WORK_DIR=$(cd "$ABI_WORK_DIR" && pwd -P)
 
