@@ -7,11 +7,13 @@
  * listener watcher, closes the sockets and binds the same addresses again) and its pooled
  * server connections (§1.4 item 4: "Stop must really cancel") need this. epoll and poll give
  * it for free. With io_uring an armed IORING_OP_POLL_ADD holds a reference to the file, so a
- * stop that is only applied at the next iteration leaves the socket alive: measured with
- * Debian's libev 4.33 on LIBEV_FLAGS=128, bind() of the same address fails with EADDRINUSE
- * (still after further iterations) and the peer of a closed socket sees no EOF. That is why
- * t_io.c pins its reload scenario to epoll and poll; this test holds evring to what pgagroal
- * needs on the backend chosen by LIBEV_FLAGS. */
+ * stop that is only applied at the next iteration leaves the socket alive meanwhile: measured
+ * with Debian's libev 4.33 on LIBEV_FLAGS=128, the peer of the closed socket sees EAGAIN instead
+ * of EOF inside the callback (EOF one iteration later), and pgagroal's reload fails: bind() of
+ * the same address returns EADDRINUSE. That is why t_io.c pins its reload scenario to epoll and
+ * poll. This test holds evring to what pgagroal needs on the backend chosen by LIBEV_FLAGS
+ * (stricter than libev on io_uring: the cancel must not wait for the next iteration, e.g. a
+ * synchronous cancel when ev_io_stop runs in the loop's own process). */
 #include "test.h"
 
 #include <fcntl.h>
