@@ -131,6 +131,54 @@ pub fn fatal(msg: &str) -> ! {
 }
 
 // ---------------------------------------------------------------------------- loop-owned fds
+
+/// Lowest number loop-owned fds are moved to (see [`protect_fd`]): half the soft
+/// `RLIMIT_NOFILE`, at most 512, or 0 (do not move) when the limit is tiny.
+fn protected_floor() -> c_int {
+    use core::sync::atomic::{AtomicI32, Ordering};
+    static FLOOR: AtomicI32 = AtomicI32::new(-1);
+    let f = FLOOR.load(Ordering::Relaxed);
+    if f >= 0 {
+        return f;
+    }
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: valid out-pointer.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 {
+        rl.rlim_cur
+    } else {
+        0
+    };
+    let floor = if soft == libc::RLIM_INFINITY || soft > 1024 {
+        512
+    } else if soft >= 128 {
+        (soft / 2) as c_int
+    } else {
+        0
+    };
+    FLOOR.store(floor, Ordering::Relaxed);
+    floor
+}
+
+/// Move a loop-owned fd to a high number (close-on-exec), away from the low numbers
+/// applications allocate and sometimes close by mistake (pgagroal 1.6.0's workers close fd
+/// numbers taken from the parent's pool table; with libev that can be the worker loop's own
+/// epoll fd). Returns the fd to use; on failure the original one.
+pub fn protect_fd(fd: c_int) -> c_int {
+    let floor = protected_floor();
+    if fd < 0 || floor == 0 || fd >= floor {
+        return fd;
+    }
+    // SAFETY: duplicating an fd we own; the original is closed only on success.
+    let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, floor) };
+    if high < 0 {
+        return fd;
+    }
+    close(fd);
+    high
+}
 // Linux has eventfd, signalfd and timerfd; elsewhere the loop uses a pipe and sigaction, and
 // relies on its own clock-jump detection. These wrappers keep the core free of cfgs.
 
@@ -142,7 +190,7 @@ pub fn wakeup_fd() -> Option<(c_int, c_int, bool)> {
         // SAFETY: plain syscall.
         let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if efd >= 0 {
-            return Some((-1, efd, true));
+            return Some((-1, protect_fd(efd), true));
         }
     }
     let mut fds = [-1; 2];
@@ -150,8 +198,9 @@ pub fn wakeup_fd() -> Option<(c_int, c_int, bool)> {
     if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
         return None;
     }
-    for fd in fds {
-        set_cloexec_nonblock(fd);
+    for fd in fds.iter_mut() {
+        *fd = protect_fd(*fd);
+        set_cloexec_nonblock(*fd);
     }
     Some((fds[0], fds[1], false))
 }
