@@ -62,13 +62,7 @@ pub struct PollOut {
 }
 
 pub enum Backend {
-    #[cfg(any(
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "macos"
-    ))]
+    #[cfg(evring_kqueue)]
     Kqueue(kqueue::RealKqueue),
     #[cfg(target_os = "linux")]
     Epoll(epoll::Epoll),
@@ -116,13 +110,7 @@ pub fn embeddable() -> u32 {
 impl Backend {
     /// Create the first backend of `flags` that works, in libev's preference order.
     pub fn init(flags: u32) -> Option<Backend> {
-        #[cfg(any(
-            target_os = "freebsd",
-            target_os = "dragonfly",
-            target_os = "netbsd",
-            target_os = "openbsd",
-            target_os = "macos"
-        ))]
+        #[cfg(evring_kqueue)]
         if flags & EVBACKEND_KQUEUE != 0 {
             if let Some(b) = kqueue::RealKqueue::new() {
                 return Some(Backend::Kqueue(b));
@@ -146,13 +134,7 @@ impl Backend {
     /// The `EVBACKEND_*` bit of this backend.
     pub fn kind(&self) -> u32 {
         match self {
-            #[cfg(any(
-                target_os = "freebsd",
-                target_os = "dragonfly",
-                target_os = "netbsd",
-                target_os = "openbsd",
-                target_os = "macos"
-            ))]
+            #[cfg(evring_kqueue)]
             Backend::Kqueue(_) => EVBACKEND_KQUEUE,
             #[cfg(target_os = "linux")]
             Backend::Epoll(_) => EVBACKEND_EPOLL,
@@ -164,13 +146,7 @@ impl Backend {
     /// Smallest timeout the backend can wait for; shorter waits are rounded up to it.
     pub fn mintime(&self) -> f64 {
         match self {
-            #[cfg(any(
-                target_os = "freebsd",
-                target_os = "dragonfly",
-                target_os = "netbsd",
-                target_os = "openbsd",
-                target_os = "macos"
-            ))]
+            #[cfg(evring_kqueue)]
             Backend::Kqueue(_) => kqueue::MINTIME,
             Backend::Select(_) => 1e-6,
             _ => 1e-3,
@@ -180,13 +156,7 @@ impl Backend {
     /// The kernel object's fd, or -1.
     pub fn fd(&self) -> i32 {
         match self {
-            #[cfg(any(
-                target_os = "freebsd",
-                target_os = "dragonfly",
-                target_os = "netbsd",
-                target_os = "openbsd",
-                target_os = "macos"
-            ))]
+            #[cfg(evring_kqueue)]
             Backend::Kqueue(b) => b.fd(),
             #[cfg(target_os = "linux")]
             Backend::Epoll(b) => b.fd(),
@@ -197,13 +167,7 @@ impl Backend {
     /// Tell the kernel that `fd`'s wanted events changed from `oev` to `nev`.
     pub fn modify(&mut self, anfds: &mut [Anfd], fd: i32, oev: u8, nev: u8, out: &mut PollOut) {
         match self {
-            #[cfg(any(
-                target_os = "freebsd",
-                target_os = "dragonfly",
-                target_os = "netbsd",
-                target_os = "openbsd",
-                target_os = "macos"
-            ))]
+            #[cfg(evring_kqueue)]
             Backend::Kqueue(b) => b.modify(anfds, fd, oev, nev, out),
             #[cfg(target_os = "linux")]
             Backend::Epoll(b) => b.modify(anfds, fd, oev, nev, out),
@@ -215,13 +179,7 @@ impl Backend {
     /// Wait up to `timeout` seconds and report readiness into `out`.
     pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
         match self {
-            #[cfg(any(
-                target_os = "freebsd",
-                target_os = "dragonfly",
-                target_os = "netbsd",
-                target_os = "openbsd",
-                target_os = "macos"
-            ))]
+            #[cfg(evring_kqueue)]
             Backend::Kqueue(b) => b.poll(anfds, timeout, out),
             #[cfg(target_os = "linux")]
             Backend::Epoll(b) => b.poll(anfds, timeout, out),
@@ -234,13 +192,7 @@ impl Backend {
     /// loop must re-register every fd with interest.
     pub fn fork(&mut self) -> bool {
         match self {
-            #[cfg(any(
-                target_os = "freebsd",
-                target_os = "dragonfly",
-                target_os = "netbsd",
-                target_os = "openbsd",
-                target_os = "macos"
-            ))]
+            #[cfg(evring_kqueue)]
             Backend::Kqueue(b) => b.fork(),
             #[cfg(target_os = "linux")]
             Backend::Epoll(b) => {

@@ -52,44 +52,20 @@ use core::ffi::{c_int, CStr};
 use core::time::Duration;
 use std::io;
 
-#[cfg(any(
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "macos"
-))]
+#[cfg(evring_kqueue)]
 mod os;
-#[cfg(any(
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "macos"
-))]
+#[cfg(evring_kqueue)]
 pub mod sys;
 #[cfg(test)]
 mod tests;
 
 /// The kqueue backend on the real kernel.
-#[cfg(any(
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "macos"
-))]
+#[cfg(evring_kqueue)]
 pub type RealKqueue = Kqueue<sys::RealKernel>;
 
 /// True where this build has the kqueue backend.
 pub fn available() -> bool {
-    cfg!(any(
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "macos"
-    ))
+    cfg!(evring_kqueue)
 }
 
 /// Smallest wait the backend honours (libev: kqueue takes a `timespec`).
