@@ -135,7 +135,6 @@ static void s_allocator(void)
 
 static int se_calls;
 static char se_msg[128];
-static int se_restore_from = -1, se_restore_to = -1;
 static struct rlimit se_rlimit;
 static int se_restore_rlimit;
 
@@ -145,11 +144,6 @@ static void syserr_cb(const char *msg)
   se_calls++;
   snprintf(se_msg, sizeof se_msg, "%s (errno %s)", msg,
            saved == EINVAL ? "EINVAL" : saved == EBADF ? "EBADF" : "other");
-  if (se_restore_from >= 0) {
-    CHECK(dup2(se_restore_from, se_restore_to) == se_restore_to);
-    close(se_restore_from);
-    se_restore_from = -1;
-  }
   if (se_restore_rlimit) {
     CHECK(setrlimit(RLIMIT_NOFILE, &se_rlimit) == 0);
     se_restore_rlimit = 0;
@@ -163,41 +157,12 @@ static void fire_cb(struct ev_loop *l, ev_timer *w, int r)
   timer_fired++;
 }
 
-/* the epoll fd created by ev_loop_new: the new fd whose link reads anon_inode:[eventpoll] */
-static int find_new_epoll_fd(const char *before)
-{
-  DIR *d = opendir("/proc/self/fd");
-  struct dirent *e;
-  int found = -1;
-  CHECK(d != NULL);
-  while ((e = readdir(d)) != NULL) {
-    char path[64], link[128];
-    ssize_t n;
-    int fd = atoi(e->d_name);
-    if (e->d_name[0] == '.' || fd >= 1024 || before[fd]) continue;
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    n = readlink(path, link, sizeof link - 1);
-    if (n <= 0) continue;
-    link[n] = 0;
-    if (strstr(link, "eventpoll")) found = fd;
-  }
-  closedir(d);
-  return found;
-}
-
-static void mark_fds(char *open_fds)
-{
-  int fd;
-  for (fd = 0; fd < 1024; fd++) open_fds[fd] = fcntl(fd, F_GETFD) >= 0;
-}
-
 static void s_syserr(void)
 {
   struct ev_loop *loop;
   ev_timer t;
   ev_io ios[8];
-  int fds[8][2], p[2], i, epfd;
-  static char before[1024];
+  int fds[8][2], i;
 
   TRACE("2. syserr callback");
   ev_set_syserr_cb(syserr_cb);
@@ -208,28 +173,10 @@ static void s_syserr(void)
   TRACE("  normal run: timer fired=%d syserr calls=%d", timer_fired, se_calls);
   ev_loop_destroy(loop);
 
-  /* epoll: clobber the epoll fd with a pipe; epoll_wait fails with EINVAL -> callback, which
-   * restores the epoll fd; the loop carries on. Only a timer: no epoll_ctl is issued. */
-  mark_fds(before);
-  loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
-  CHECK(loop != NULL);
-  epfd = find_new_epoll_fd(before);
-  CHECK(epfd >= 0);
-  ev_run(loop, EVRUN_NOWAIT);
-  CHECK(pipe(p) == 0);
-  se_restore_from = dup(epfd);
-  se_restore_to = epfd;
-  CHECK(se_restore_from >= 0);
-  CHECK(dup2(p[0], epfd) == epfd);
-  timer_fired = 0;
-  ev_timer_init(&t, fire_cb, 0.05, 0.);
-  ev_timer_start(loop, &t);
-  ev_run(loop, 0);
-  TRACE("  epoll_wait failure: syserr calls=%d msg='%s' timer fired afterwards=%d", se_calls,
-        se_msg, timer_fired);
-  ev_loop_destroy(loop);
-  close(p[0]);
-  close(p[1]);
+  /* (libev 4.33 also reports an epoll_wait failure through the callback when the epoll fd
+   * number is clobbered with another file. evring deliberately recovers from that instead,
+   * rebuilding its epoll set, so that scenario is tested as evring-only behaviour in
+   * t_evring_loopfd.c, not here.) */
 
   /* poll: more fds in the set than RLIMIT_NOFILE allows -> EINVAL -> callback restores */
   loop = ev_loop_new(EVBACKEND_POLL | EVFLAG_NOENV);
