@@ -15,6 +15,8 @@ pub mod epoll;
 pub mod kqueue;
 pub mod poll;
 pub mod select;
+#[cfg(target_os = "linux")]
+pub mod uring;
 
 use crate::ffi::abi::*;
 
@@ -61,6 +63,8 @@ pub struct PollOut {
 }
 
 pub enum Backend {
+    #[cfg(target_os = "linux")]
+    Uring(Box<uring::Uring>),
     Epoll(epoll::Epoll),
     Poll(poll::Poll),
     Select(select::Select),
@@ -71,6 +75,10 @@ pub fn supported() -> u32 {
     let mut s = EVBACKEND_POLL | EVBACKEND_SELECT;
     if epoll::Epoll::available() {
         s |= EVBACKEND_EPOLL;
+    }
+    #[cfg(target_os = "linux")]
+    if uring::available() {
+        s |= EVBACKEND_IOURING;
     }
     s
 }
@@ -88,6 +96,17 @@ pub fn embeddable() -> u32 {
 impl Backend {
     /// Create the first backend of `flags` that works, in libev's preference order.
     pub fn init(flags: u32) -> Option<Backend> {
+        #[cfg(target_os = "linux")]
+        if flags & EVBACKEND_IOURING != 0 {
+            if let Some(b) = uring::Uring::new() {
+                return Some(Backend::Uring(Box::new(b)));
+            }
+            // io_uring unusable here (seccomp, sysctl, old kernel, ...): silently epoll,
+            // even when io_uring was the only backend asked for.
+            if let Some(b) = epoll::Epoll::new() {
+                return Some(Backend::Epoll(b));
+            }
+        }
         if flags & EVBACKEND_EPOLL != 0 {
             if let Some(b) = epoll::Epoll::new() {
                 return Some(Backend::Epoll(b));
@@ -105,6 +124,8 @@ impl Backend {
     /// The `EVBACKEND_*` bit of this backend.
     pub fn kind(&self) -> u32 {
         match self {
+            #[cfg(target_os = "linux")]
+            Backend::Uring(_) => EVBACKEND_IOURING,
             Backend::Epoll(_) => EVBACKEND_EPOLL,
             Backend::Poll(_) => EVBACKEND_POLL,
             Backend::Select(_) => EVBACKEND_SELECT,
@@ -122,6 +143,8 @@ impl Backend {
     /// The kernel object's fd, or -1.
     pub fn fd(&self) -> i32 {
         match self {
+            #[cfg(target_os = "linux")]
+            Backend::Uring(b) => b.fd(),
             Backend::Epoll(b) => b.fd(),
             Backend::Poll(_) | Backend::Select(_) => -1,
         }
@@ -130,6 +153,8 @@ impl Backend {
     /// Tell the kernel that `fd`'s wanted events changed from `oev` to `nev`.
     pub fn modify(&mut self, anfds: &mut [Anfd], fd: i32, oev: u8, nev: u8, out: &mut PollOut) {
         match self {
+            #[cfg(target_os = "linux")]
+            Backend::Uring(b) => b.modify(anfds, fd, oev, nev),
             Backend::Epoll(b) => b.modify(anfds, fd, oev, nev, out),
             Backend::Poll(b) => b.modify(fd, oev, nev),
             Backend::Select(b) => b.modify(fd, oev, nev),
@@ -139,6 +164,8 @@ impl Backend {
     /// Wait up to `timeout` seconds and report readiness into `out`.
     pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
         match self {
+            #[cfg(target_os = "linux")]
+            Backend::Uring(b) => b.poll(anfds, timeout, out),
             Backend::Epoll(b) => b.poll(anfds, timeout, out),
             Backend::Poll(b) => b.poll(anfds, timeout, out),
             Backend::Select(b) => b.poll(anfds, timeout, out),
@@ -148,12 +175,25 @@ impl Backend {
     /// Rebuild kernel state in a new process (or after interference). Returns true when the
     /// loop must re-register every fd with interest.
     pub fn fork(&mut self) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Backend::Uring(b) = self {
+            if !b.recreate() {
+                // No new ring (or the old one failed at run time): continue on epoll.
+                match epoll::Epoll::new() {
+                    Some(e) => *self = Backend::Epoll(e),
+                    None => crate::ffi::globals::syserr(c"(libev) epoll_create"),
+                }
+            }
+            return true;
+        }
         match self {
             Backend::Epoll(b) => {
                 b.recreate();
                 true
             }
             Backend::Poll(_) | Backend::Select(_) => false,
+            #[cfg(target_os = "linux")]
+            Backend::Uring(_) => unreachable!(),
         }
     }
 }

@@ -738,6 +738,8 @@ impl Loop {
     /// Make every fd with interest re-register on the next reify (new kernel object).
     fn fd_rearm_all(&mut self) {
         for fd in 0..self.anfds.len() {
+            // The backend's per-fd flags described the old kernel object.
+            self.anfds[fd].eflags = 0;
             if self.anfds[fd].events != 0 {
                 self.anfds[fd].events = 0;
                 self.anfds[fd].emask = 0;
