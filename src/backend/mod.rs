@@ -101,10 +101,10 @@ impl Backend {
             if let Some(b) = uring::Uring::new() {
                 return Some(Backend::Uring(Box::new(b)));
             }
-            // io_uring unusable here (seccomp, sysctl, old kernel, ...): silently epoll,
-            // even when io_uring was the only backend asked for.
-            if let Some(b) = epoll::Epoll::new() {
-                return Some(Backend::Epoll(b));
+            // io_uring unusable here (seccomp, sysctl, old kernel, ...): the other requested
+            // backends, and epoll when io_uring was the only one (silent fallback).
+            if flags & (EVBACKEND_EPOLL | EVBACKEND_POLL | EVBACKEND_SELECT) == 0 {
+                return epoll::Epoll::new().map(Backend::Epoll);
             }
         }
         if flags & EVBACKEND_EPOLL != 0 {

@@ -50,20 +50,44 @@ use core::ffi::{c_int, CStr};
 use core::time::Duration;
 use std::io;
 
-#[cfg(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd", target_os = "openbsd", target_os = "macos"))]
+#[cfg(any(
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "macos"
+))]
 mod os;
-#[cfg(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd", target_os = "openbsd", target_os = "macos"))]
+#[cfg(any(
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "macos"
+))]
 pub mod sys;
 #[cfg(test)]
 mod tests;
 
 /// The kqueue backend on the real kernel.
-#[cfg(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd", target_os = "openbsd", target_os = "macos"))]
+#[cfg(any(
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "macos"
+))]
 pub type RealKqueue = Kqueue<sys::RealKernel>;
 
 /// True where this build has the kqueue backend.
 pub fn available() -> bool {
-    cfg!(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd", target_os = "openbsd", target_os = "macos"))
+    cfg!(any(
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "macos"
+    ))
 }
 
 /// Smallest wait the backend honours (libev: kqueue takes a `timespec`).
@@ -116,7 +140,13 @@ pub trait Kernel {
     fn kqueue(&mut self) -> io::Result<c_int>;
     /// `kevent(kq, changes, events, timeout)`; `None` waits without limit. Returns how many
     /// entries of `events` were filled.
-    fn kevent(&mut self, kq: c_int, changes: &[KEvent], events: &mut [KEvent], timeout: Option<Duration>) -> io::Result<usize>;
+    fn kevent(
+        &mut self,
+        kq: c_int,
+        changes: &[KEvent],
+        events: &mut [KEvent],
+        timeout: Option<Duration>,
+    ) -> io::Result<usize>;
     fn close(&mut self, fd: c_int);
     fn getpid(&mut self) -> i32;
     /// libev's `fd_valid`: `fcntl(fd, F_GETFD) != -1`.
@@ -176,7 +206,13 @@ impl<K: Kernel> Kqueue<K> {
     pub fn with_kernel(mut kernel: K) -> Option<Self> {
         let pid = kernel.getpid();
         let fd = kernel.kqueue().ok()?;
-        Some(Kqueue { kernel, fd, pid, changes: Vec::new(), events: vec![KEvent::default(); INITIAL_EVENTS] })
+        Some(Kqueue {
+            kernel,
+            fd,
+            pid,
+            changes: Vec::new(),
+            events: vec![KEvent::default(); INITIAL_EVENTS],
+        })
     }
 
     pub fn fd(&self) -> c_int {
@@ -215,8 +251,19 @@ impl<K: Kernel> Kqueue<K> {
     fn change(&mut self, fd: usize, mask: u8, flags: u16, gen: u32) {
         for filter in [Filter::Read, Filter::Write] {
             if mask & filter_bit(filter) != 0 {
-                let fflags = if flags & kflags::ADD != 0 { K::ADD_FFLAGS } else { 0 };
-                self.changes.push(KEvent { ident: fd as u64, filter, flags, fflags, data: 0, udata: u64::from(gen) });
+                let fflags = if flags & kflags::ADD != 0 {
+                    K::ADD_FFLAGS
+                } else {
+                    0
+                };
+                self.changes.push(KEvent {
+                    ident: fd as u64,
+                    filter,
+                    flags,
+                    fflags,
+                    data: 0,
+                    udata: u64::from(gen),
+                });
             }
         }
     }
@@ -250,9 +297,15 @@ impl<K: Kernel> Kqueue<K> {
     pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
         if self.changes.len() > self.events.len() {
             // Room for an EV_ERROR entry per change (see the module comment).
-            self.events.resize(self.changes.len().next_power_of_two(), KEvent::default());
+            self.events
+                .resize(self.changes.len().next_power_of_two(), KEvent::default());
         }
-        let res = self.kernel.kevent(self.fd, &self.changes, &mut self.events, wait_timeout(timeout));
+        let res = self.kernel.kevent(
+            self.fd,
+            &self.changes,
+            &mut self.events,
+            wait_timeout(timeout),
+        );
         // Applied (also on EINTR) or answered in the result list: never resubmitted.
         self.changes.clear();
         let n = match res {
@@ -310,7 +363,9 @@ impl<K: Kernel> Kqueue<K> {
             // A receipt (EV_RECEIPT), not an error; we never ask for them.
             return;
         }
-        let Some(fd) = fd_of(ev.ident, anfds.len()) else { return };
+        let Some(fd) = fd_of(ev.ident, anfds.len()) else {
+            return;
+        };
         let a = &mut anfds[fd];
         if ev.udata != u64::from(a.egen) {
             // Answer to a change that a newer one already superseded.

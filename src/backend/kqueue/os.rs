@@ -66,5 +66,12 @@ pub fn from_raw(k: &libc::kevent) -> KEvent {
     if k.flags & libc::EV_EOF != 0 {
         flags |= kflags::EOF;
     }
-    KEvent { ident: k.ident as u64, filter, flags, fflags: k.fflags as u32, data: k.data as i64, udata: k.udata as usize as u64 }
+    KEvent {
+        ident: k.ident as u64,
+        filter,
+        flags,
+        fflags: k.fflags as u32,
+        data: k.data as i64,
+        udata: k.udata as usize as u64,
+    }
 }

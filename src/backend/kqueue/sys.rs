@@ -29,17 +29,36 @@ impl Kernel for RealKernel {
         Ok(fd)
     }
 
-    fn kevent(&mut self, kq: c_int, changes: &[KEvent], events: &mut [KEvent], timeout: Option<Duration>) -> io::Result<usize> {
+    fn kevent(
+        &mut self,
+        kq: c_int,
+        changes: &[KEvent],
+        events: &mut [KEvent],
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
         self.changes.clear();
         self.changes.extend(changes.iter().map(os::to_raw));
         self.events.clear();
-        self.events.resize(events.len(), os::to_raw(&KEvent::default()));
-        let ts = timeout.map(|d| libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as _ });
-        let tsp: *const libc::timespec = ts.as_ref().map_or(core::ptr::null(), |t| t as *const libc::timespec);
+        self.events
+            .resize(events.len(), os::to_raw(&KEvent::default()));
+        let ts = timeout.map(|d| libc::timespec {
+            tv_sec: d.as_secs() as libc::time_t,
+            tv_nsec: d.subsec_nanos() as _,
+        });
+        let tsp: *const libc::timespec = ts
+            .as_ref()
+            .map_or(core::ptr::null(), |t| t as *const libc::timespec);
         // SAFETY: both arrays are valid for the lengths passed (the kernel writes at most
         // `events.len()` entries); `tsp` is null or points to `ts`, alive across the call.
         let n = unsafe {
-            libc::kevent(kq, self.changes.as_ptr(), self.changes.len() as _, self.events.as_mut_ptr(), self.events.len() as _, tsp)
+            libc::kevent(
+                kq,
+                self.changes.as_ptr(),
+                self.changes.len() as _,
+                self.events.as_mut_ptr(),
+                self.events.len() as _,
+                tsp,
+            )
         };
         if n < 0 {
             return Err(io::Error::last_os_error());
