@@ -651,7 +651,8 @@ impl Uring {
                 self.ctl_failed(anfds, ch, err, out);
             }
             self.epoll_wait(timeout)
-        } else if self.mode == Mode::EpollWait && timeout > 0.0 {
+        } else if self.mode == Mode::EpollWait {
+            // Also for a zero timeout: the link timeout then fires at once, one syscall.
             self.ctl_and_wait(anfds, Some(timeout), out)
         } else {
             self.ctl_and_wait(anfds, None, out);
