@@ -3,10 +3,10 @@
  * A worker (this program re-executed under `strace -f`) runs N iterations; before each, it
  * changes the mask of K=8 watchers (pipe read ends: READ <-> WRITE, never ready) and the
  * iteration blocks until a 1 ms timer. Between two getppid() markers we count the syscalls:
- *   epollwait (default) and poll strategies: exactly N io_uring_enter, no epoll_ctl, no
- *     epoll_wait (libev's epoll: N epoll_wait + N*K epoll_ctl);
- *   epollctl strategy (EVRING_URING_MODE=epollctl): N io_uring_enter + N epoll_wait, no
- *     epoll_ctl.
+ *   epollctl strategy (the default): N io_uring_enter + N epoll_wait, no epoll_ctl
+ *     (libev's epoll: N epoll_wait + N*K epoll_ctl);
+ *   EVRING_URING_MODE=poll and =epollwait: exactly N io_uring_enter, no epoll_ctl, no
+ *     epoll_wait.
  * The epollwait strategy needs IORING_OP_EPOLL_WAIT (Linux 6.15); on older kernels evring
  * runs the epollctl strategy, and so does this check. Skipped without strace, or when
  * io_uring is unavailable/forced off. */
@@ -110,9 +110,9 @@ int main(int argc, char **argv)
   fclose(f);
   unlink(out);
   CHECK_EQ_INT(markers, 2);
-  if (mode && !strcmp(mode, "epollctl")) expect_waits = N;
-  else if (mode && !strcmp(mode, "poll")) expect_waits = 0;
-  else expect_waits = kernel_at_least(6, 15) ? 0 : N;
+  if (mode && !strcmp(mode, "poll")) expect_waits = 0;
+  else if (mode && !strcmp(mode, "epollwait")) expect_waits = kernel_at_least(6, 15) ? 0 : N;
+  else expect_waits = N;
   fprintf(stderr, "enters=%d epoll_ctl=%d epoll_wait=%d (N=%d K=%d)\n", enters, ctls, waits, N, K);
   CHECK_EQ_INT(enters, N);
   CHECK_EQ_INT(ctls, 0);

@@ -12,9 +12,9 @@
 //!   Limitation: an armed poll holds a reference to the file, so between `ev_io_stop` and the
 //!   next `ev_run` iteration a `close(fd)` does not release the file.
 //! * `epollctl`: epoll gives level-triggered readiness, exactly as the epoll backend; the
-//!   interest changes of one iteration go to the kernel as linked `IORING_OP_EPOLL_CTL`
-//!   requests in one enter before `epoll_wait` (a single change uses plain `epoll_ctl`, as
-//!   libuv does).
+//!   interest changes of one iteration go to the kernel as `IORING_OP_EPOLL_CTL` requests in
+//!   one enter that waits for all of them, before `epoll_wait` (a single change uses plain
+//!   `epoll_ctl`, as libuv does).
 //! * `epollwait` (kernel 6.15+, probed): the `EPOLL_CTL` requests and one
 //!   `IORING_OP_EPOLL_WAIT` go in ONE enter, so changes and the wait cost one syscall;
 //!   iterations without changes use plain `epoll_wait`.
@@ -28,9 +28,16 @@
 //! before we look at any event or return: the chain is
 //! `CTL (HARDLINK) → … → CTL (HARDLINK) → EPOLL_WAIT (LINK) → LINK_TIMEOUT (ns)`, and we keep
 //! entering (without new SQEs; EINTR just re-enters) until the CQEs of every CTL, of the wait
-//! and of the timeout have been reaped: each of these requests posts exactly one CQE, so
-//! "all reaped" means "nothing in flight". Linking also guarantees that the CTLs are applied,
-//! in order, before the wait starts (hard links keep the chain going when a CTL fails).
+//! and of the timeout have been reaped: each of these requests posts exactly one CQE, so "all
+//! reaped" means "nothing in flight". Linking guarantees that the CTLs are applied, in order,
+//! before the wait starts (hard links keep the chain going when a CTL fails). Measured cost:
+//! each link step is queued as task work (~2 µs per step), and `IO_DRAIN` instead of links
+//! was slower still (and hung t_uring_reuse), which is why this strategy is not the default.
+//!
+//! The `epollctl` strategy does not link its CTLs: they are issued inline, in order, and the
+//! enter waits for all of their CQEs before `epoll_wait` runs, so even one punted to io-wq
+//! (after -EAGAIN) is applied before the wait. The only same-fd pair a batch could hold (a
+//! queued prune, then a real change) is merged in `modify`.
 //!
 //! `EPOLL_CTL` errors arrive as CQEs and are handled as the epoll backend handles them
 //! synchronously (ENOENT on MOD → ADD; EEXIST on ADD → the kernel kept the OLD registration:
@@ -68,7 +75,7 @@ pub enum Mode {
 }
 
 /// The measured winner (bench/uring/RESULTS.md).
-pub const DEFAULT_MODE: Mode = Mode::EpollWait;
+pub const DEFAULT_MODE: Mode = Mode::EpollCtl;
 
 /// Simulated setup failures (`EVRING_URING_FAIL`), for the fallback tests.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -169,6 +176,8 @@ const ARMED: u8 = 2;
 const QUEUED: u8 = 4;
 /// epoll modes: a synchronous fix-up changed the fd's registration after the wait saw it.
 const FIXED: u8 = 8;
+/// epoll modes: a prune (narrowing MOD/DEL) for the fd is in `changes`.
+const PRUNE_QUEUED: u8 = 16;
 /// `emask` value for always-ready fds.
 const EMASK_EPERM: u8 = 0x80;
 
@@ -435,6 +444,11 @@ impl Uring {
             // Lazy, as the epoll backend: no EPOLL_CTL_DEL for a stop.
             return;
         }
+        if anfds[fd as usize].eflags & PRUNE_QUEUED != 0 {
+            // A narrowing of this fd is queued: this change supersedes it.
+            anfds[fd as usize].eflags &= !PRUNE_QUEUED;
+            self.changes.retain(|c| !(c.prune && c.fd == fd));
+        }
         let a = &mut anfds[fd as usize];
         let oldmask = a.emask;
         a.emask = nev;
@@ -646,6 +660,7 @@ impl Uring {
         } else if self.mode == Mode::EpollCtl && k == 1 {
             let ch = self.changes[0];
             self.changes.clear();
+            clear_prune_flags(anfds, &[ch]);
             if !self.ctl(ch.op, ch.fd, ch.mask, ch.data) {
                 let err = sys::errno();
                 self.ctl_failed(anfds, ch, err, out);
@@ -704,6 +719,7 @@ impl Uring {
     /// wrote into `self.events` (0 without a wait).
     fn ctl_and_wait(&mut self, anfds: &mut [Anfd], wait: Option<f64>, out: &mut PollOut) -> usize {
         let changes = core::mem::take(&mut self.changes);
+        clear_prune_flags(anfds, &changes);
         self.ctl_evs.clear();
         self.ctl_evs
             .extend(changes.iter().map(|c| libc::epoll_event {
@@ -723,10 +739,12 @@ impl Uring {
                 self.enter_until(&mut outstanding, &mut wait_res, &changes, anfds, out);
             }
             let ev = &self.ctl_evs[i] as *const libc::epoll_event as *const types::epoll_event;
-            let e = opcode::EpollCtl::new(types::Fd(self.epfd), types::Fd(c.fd), c.op, ev)
+            let mut e = opcode::EpollCtl::new(types::Fd(self.epfd), types::Fd(c.fd), c.op, ev)
                 .build()
-                .flags(squeue::Flags::IO_HARDLINK)
                 .user_data(ud_ctl(i as u32));
+            if wait.is_some() {
+                e = e.flags(squeue::Flags::IO_HARDLINK);
+            }
             self.push(&e);
             outstanding += 1;
         }
@@ -893,6 +911,7 @@ impl Uring {
             if got & !want != 0 {
                 // Kernel mask wider than wanted (lazy stop): narrow it with the next batch.
                 a.emask = want;
+                a.eflags |= PRUNE_QUEUED;
                 let op = if want != 0 {
                     libc::EPOLL_CTL_MOD
                 } else {
@@ -937,6 +956,14 @@ fn sys_pid_changed(_pid: c_int) -> bool {
     // The atfork generation covers every libc fork(); a getpid() per iteration would cost a
     // syscall. (Drop checks the pid as well.)
     false
+}
+
+fn clear_prune_flags(anfds: &mut [Anfd], changes: &[Change]) {
+    for c in changes.iter().filter(|c| c.prune) {
+        if let Some(a) = anfds.get_mut(c.fd as usize) {
+            a.eflags &= !PRUNE_QUEUED;
+        }
+    }
 }
 
 fn queue_arm(arm: &mut Vec<c_int>, anfds: &mut [Anfd], fd: c_int) {
