@@ -112,7 +112,9 @@
 # define EV_MAXPRI (EV_FEATURE_CONFIG ? 2 : 0)
 #endif
 
-/* Every function that works on a loop takes the loop as its first argument. */
+/* Every function that works on a loop takes the loop as its first argument. As in libev, the
+ * value is EV_FEATURE_CONFIG, i.e. 4, not 1 (and the EV_*_ENABLE knobs below are 16, except
+ * EV_PREPARE_ENABLE); test these knobs for truth, not for == 1. */
 #ifndef EV_MULTIPLICITY
 # define EV_MULTIPLICITY EV_FEATURE_CONFIG
 #endif
@@ -154,7 +156,7 @@
 #endif
 
 /* ev_walk is not part of libev 4.33's default build (so not of Debian's libev.so.4 either), and
- * evring does not export it. It is declared only if this is set to 1. */
+ * evring does not export it. It is declared only if this is set to non-zero, as in libev. */
 #ifndef EV_WALK_ENABLE
 # define EV_WALK_ENABLE 0
 #endif
@@ -177,7 +179,7 @@
 
 /* Settings that the prebuilt library cannot follow. */
 #if !EV_MULTIPLICITY
-# error "evring's libev is always built with EV_MULTIPLICITY=1: every loop function takes a struct ev_loop * first"
+# error "evring's libev is always built with EV_MULTIPLICITY enabled: every loop function takes a struct ev_loop * first"
 #endif
 #if EV_MINPRI == EV_MAXPRI
 # error "evring's watchers always carry a priority field: EV_MINPRI must differ from EV_MAXPRI"
@@ -207,7 +209,7 @@
 
 /* The system headers come before the extern "C" block below, so that a C++ library's versions
  * of them are never wrapped in C linkage. */
-#include <stddef.h>    /* offsetof, used by the watcher macros */
+#include <stddef.h>    /* offsetof, for the layout check and ev_cb / ev_set_cb */
 #include <string.h>    /* memmove, used by ev_cb and ev_set_cb */
 #include <signal.h>    /* sig_atomic_t, and the SIG* numbers for ev_signal */
 #if EV_STAT_ENABLE
@@ -308,7 +310,9 @@ enum {
   EV_ERROR    = -0x7FFFFFFF - 1    /* (int)0x80000000, negative: the watcher failed and stopped */
 };
 
-/* Flags for ev_default_loop and ev_loop_new, ORed with the EVBACKEND_* bits below. */
+/* Flags for ev_default_loop and ev_loop_new, ORed with the EVBACKEND_* bits below. Flags and
+ * backends are two separate enums, as in libev; C++20 deprecates | between enumerators of
+ * different enums, so C++ code may convert one side to unsigned int first. */
 enum {
   EVFLAG_AUTO       = 0x00000000U, /* no flags, let the library choose the backend */
   EVFLAG_NOENV      = 0x01000000U, /* ignore the LIBEV_FLAGS environment variable */

@@ -36,7 +36,6 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
 
 mode=${E2E_MODE:-evring-static}
 bin_a=${E2E_BIN:-}
@@ -235,8 +234,7 @@ EOF
   agroal_wrapper=$!
   for _ in $(seq 100); do [ -s "$A/pid" ] && break; sleep 0.05; done
   agroal_pid=$(cat "$A/pid" 2>/dev/null || true)
-  local i
-  for i in $(seq 150); do
+  for _ in $(seq 150); do
     grep -q "started on" "$A/pgagroal.log" 2>/dev/null && break
     if ! kill -0 "$agroal_pid" 2>/dev/null; then break; fi
     sleep 0.1
@@ -248,7 +246,7 @@ EOF
   # Wait until the prefill has opened the whole pool (a pool that grows later can make
   # workers lose fds, pgagroal.md section 7.1).
   local n=0
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     n=$(cli status 2>/dev/null | sed -n 's/^Total connections: *\([0-9]*\).*/\1/p')
     n=${n:--1}
     [ "$n" -ge "$pool" ] 2>/dev/null && break
@@ -317,14 +315,13 @@ check_engine() { # the engine pgagroal logged at debug level
 
 # stop_agroal HOW (graceful|immediate|term): must exit, leave nothing behind, free its port
 stop_agroal() {
-  local how=$1 before
+  local how=$1
   case $how in
     graceful) cli shutdown gracefully >/dev/null 2>&1 || fail "$cell: pgagroal-cli shutdown gracefully" ;;
     immediate) cli shutdown immediate >/dev/null 2>&1 || fail "$cell: pgagroal-cli shutdown immediate" ;;
     term) kill -TERM "$agroal_pid" ;;
   esac
-  local i
-  for i in $(seq 150); do kill -0 "$agroal_pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 150); do kill -0 "$agroal_pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$agroal_pid" 2>/dev/null; then
     fail "$cell: pgagroal still running 15 s after $how shutdown"; stop_agroal_hard
   else
@@ -336,7 +333,7 @@ stop_agroal() {
   # children) and did not exist before pgagroal started.
   local pm left
   pm=$(head -n 1 "$PGDATA/postmaster.pid")
-  for i in $(seq 50); do
+  for _ in $(seq 50); do
     left=$(ps -u "$run_uid" -o pid=,ppid=,stat=,args= | awk -v pm="$pm" -v b="$before_pids" '
       BEGIN { n = split(b, a, " "); for (i = 1; i <= n; i++) old[a[i]] = 1 }
       !($1 in old) && $1 != pm && $2 != pm && $4 !~ /^ps$/ && $4 !~ /awk/ { print }')

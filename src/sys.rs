@@ -11,8 +11,17 @@ pub fn errno() -> c_int {
 /// Set `errno` (signal handlers and `ev_async_send` must leave it as they found it).
 #[inline]
 pub fn set_errno(v: c_int) {
-    // SAFETY: __errno_location always returns a valid pointer to this thread's errno.
-    unsafe { *libc::__errno_location() = v }
+    // SAFETY: the errno location functions always return a valid pointer to this thread's
+    // errno.
+    unsafe {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let p = libc::__errno_location();
+        #[cfg(any(target_os = "freebsd", target_os = "dragonfly", target_os = "macos"))]
+        let p = libc::__error();
+        #[cfg(any(target_os = "netbsd", target_os = "openbsd"))]
+        let p = libc::__errno();
+        *p = v;
+    }
 }
 
 fn clock(id: libc::clockid_t) -> f64 {
@@ -118,6 +127,188 @@ pub fn fatal(msg: &str) -> ! {
     unsafe {
         libc::write(2, text.as_ptr() as *const libc::c_void, text.len());
         libc::abort();
+    }
+}
+
+// ---------------------------------------------------------------------------- loop-owned fds
+
+/// Lowest number loop-owned fds are moved to (see [`protect_fd`]): half the soft
+/// `RLIMIT_NOFILE`, at most 512, or 0 (do not move) when the limit is tiny.
+fn protected_floor() -> c_int {
+    use core::sync::atomic::{AtomicI32, Ordering};
+    static FLOOR: AtomicI32 = AtomicI32::new(-1);
+    let f = FLOOR.load(Ordering::Relaxed);
+    if f >= 0 {
+        return f;
+    }
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: valid out-pointer.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 {
+        rl.rlim_cur
+    } else {
+        0
+    };
+    let floor = if soft == libc::RLIM_INFINITY || soft > 1024 {
+        512
+    } else if soft >= 128 {
+        (soft / 2) as c_int
+    } else {
+        0
+    };
+    FLOOR.store(floor, Ordering::Relaxed);
+    floor
+}
+
+/// Move a loop-owned fd to a high number (close-on-exec), away from the low numbers
+/// applications allocate and sometimes close by mistake (pgagroal 1.6.0's workers close fd
+/// numbers taken from the parent's pool table; with libev that can be the worker loop's own
+/// epoll fd). Returns the fd to use; on failure the original one.
+pub fn protect_fd(fd: c_int) -> c_int {
+    let floor = protected_floor();
+    if fd < 0 || floor == 0 || fd >= floor {
+        return fd;
+    }
+    // SAFETY: duplicating an fd we own; the original is closed only on success.
+    let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, floor) };
+    if high < 0 {
+        return fd;
+    }
+    close(fd);
+    high
+}
+// Linux has eventfd, signalfd and timerfd; elsewhere the loop uses a pipe and sigaction, and
+// relies on its own clock-jump detection. These wrappers keep the core free of cfgs.
+
+/// Create the loop's wakeup object: `(read_fd, write_fd, is_eventfd)`. An eventfd serves as
+/// both ends (read_fd is -1).
+pub fn wakeup_fd() -> Option<(c_int, c_int, bool)> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain syscall.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if efd >= 0 {
+            return Some((-1, protect_fd(efd), true));
+        }
+    }
+    let mut fds = [-1; 2];
+    // SAFETY: valid out-array of two ints.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    for fd in fds.iter_mut() {
+        *fd = protect_fd(*fd);
+        set_cloexec_nonblock(*fd);
+    }
+    Some((fds[0], fds[1], false))
+}
+
+/// Mark an fd close-on-exec and non-blocking.
+pub fn set_cloexec_nonblock(fd: c_int) {
+    // SAFETY: fcntl on an fd we own.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+    }
+}
+
+/// Put `new` at fd number `old` (replacing what was there) and close `new`.
+pub fn move_fd_onto(new: c_int, old: c_int) {
+    // SAFETY: both are fds the loop owns.
+    unsafe {
+        libc::dup2(new, old);
+        libc::fcntl(old, libc::F_SETFD, libc::FD_CLOEXEC);
+        libc::close(new);
+    }
+}
+
+/// Create (fd = -1) or update a signalfd for `set`. Returns -1 where signalfd does not exist.
+pub fn signalfd(fd: c_int, set: &libc::sigset_t) -> c_int {
+    #[cfg(target_os = "linux")]
+    {
+        let flags = if fd < 0 {
+            libc::SFD_NONBLOCK | libc::SFD_CLOEXEC
+        } else {
+            0
+        };
+        // SAFETY: valid sigset pointer.
+        unsafe { libc::signalfd(fd, set, flags) }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (fd, set);
+        -1
+    }
+}
+
+/// Read pending signal numbers from a signalfd into `out`; false when nothing was read.
+pub fn read_signalfd(fd: c_int, out: &mut Vec<c_int>) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: all-zero is a valid signalfd_siginfo array.
+        let mut si: [libc::signalfd_siginfo; 8] = unsafe { core::mem::zeroed() };
+        // SAFETY: reading into a buffer of the stated size from our own fd.
+        let n = unsafe {
+            libc::read(
+                fd,
+                si.as_mut_ptr() as *mut libc::c_void,
+                core::mem::size_of_val(&si),
+            )
+        };
+        if n <= 0 {
+            return false;
+        }
+        let count = n as usize / core::mem::size_of::<libc::signalfd_siginfo>();
+        out.extend(si[..count].iter().map(|s| s.ssi_signo as c_int));
+        count == si.len()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (fd, out);
+        false
+    }
+}
+
+/// A non-blocking close-on-exec `CLOCK_REALTIME` timerfd, or -1 where unavailable.
+pub fn realtime_timerfd() -> c_int {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain syscall.
+        unsafe {
+            libc::timerfd_create(libc::CLOCK_REALTIME, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        -1
+    }
+}
+
+/// Arm the timerfd to expire at absolute wall-clock time `at`, and to become readable at
+/// once if somebody sets the clock (`TFD_TIMER_CANCEL_ON_SET`); reading clears it.
+pub fn timerfd_arm_abs(fd: c_int, at: f64) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: all-zero itimerspec is valid; valid pointers; our own timerfd.
+        unsafe {
+            let mut its: libc::itimerspec = core::mem::zeroed();
+            its.it_value.tv_sec = at as libc::time_t;
+            libc::timerfd_settime(
+                fd,
+                libc::TFD_TIMER_ABSTIME | libc::TFD_TIMER_CANCEL_ON_SET,
+                &its,
+                core::ptr::null_mut(),
+            );
+            let mut buf = [0u8; 8];
+            libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, 8);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (fd, at);
     }
 }
 

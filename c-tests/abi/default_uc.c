@@ -11,15 +11,20 @@
  *
  * Usage: default_uc EXPECTED-LIBRARY-FILE
  * The first argument names the libev the program is meant to run with; the program checks
- * (with dladdr) that ev_run really came from that file, so a wrong library search path
- * cannot make the test pass against the wrong library.
+ * (through the dynamic linker's list of loaded objects) that the libev.so.4 it was given is
+ * that file, so a wrong library search path cannot make the test pass against the wrong
+ * library.
  */
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
+#include <link.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* <link.h> pulls in <elf.h>, whose EV_NONE macro (ELF version "none") would clobber libev's
+ * EV_NONE enumerator; this program needs neither. */
+#undef EV_NONE
 #include <ev.h>
 
 static int failures;
@@ -35,7 +40,8 @@ check (int ok, const char *what)
 int
 main (int argc, char **argv)
 {
-  Dl_info info;
+  void *handle;
+  struct link_map *map = 0;
   char want[PATH_MAX];
   char got[PATH_MAX];
   struct ev_loop *loop;
@@ -48,15 +54,15 @@ main (int argc, char **argv)
       return 2;
     }
 
-  /* which libev did the dynamic linker give us? */
-  memset (&info, 0, sizeof info);
-  if (!dladdr ((void *) ev_run, &info) || !info.dli_fname
-      || !realpath (info.dli_fname, got) || !realpath (argv[1], want))
+  /* which libev.so.4 did the dynamic linker load? (RTLD_NOLOAD: only if already loaded) */
+  handle = dlopen ("libev.so.4", RTLD_LAZY | RTLD_NOLOAD);
+  if (!handle || dlinfo (handle, RTLD_DI_LINKMAP, &map) != 0 || !map || !map->l_name
+      || !realpath (map->l_name, got) || !realpath (argv[1], want))
     {
-      fprintf (stderr, "cannot resolve the library of ev_run or the expected library\n");
+      fprintf (stderr, "cannot find the loaded libev.so.4 or the expected library\n");
       return 2;
     }
-  check (strcmp (got, want) == 0, "ev_run comes from the library under test");
+  check (strcmp (got, want) == 0, "the loaded libev.so.4 is the library under test");
   if (strcmp (got, want) != 0)
     fprintf (stderr, "  loaded %s\n  wanted %s\n", got, want);
 
@@ -81,6 +87,7 @@ main (int argc, char **argv)
   check (again != 0 && EV_DEFAULT_UC == again && ev_is_default_loop (again),
          "a re-created default loop is seen by EV_DEFAULT_UC");
   ev_loop_destroy (again);
+  dlclose (handle);
 
   printf ("%s\n", failures ? "FAILED" : "all checks passed");
   return failures ? 1 : 0;

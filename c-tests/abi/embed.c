@@ -120,10 +120,13 @@ embed_use (int listen_fd, int client_fd)
   static const int signals[6] = { SIGTERM, SIGHUP, SIGINT, SIGTRAP, SIGABRT, SIGALRM };
   struct ev_loop *main_loop;
   struct ev_loop *loop;
+  unsigned int flags;
   int i;
   int r = 0;
 
-  main_loop = ev_default_loop (EVFLAG_AUTO | EVBACKEND_EPOLL);
+  flags = EVBACKEND_EPOLL;  /* pgagroal computes the flags from its configuration */
+  flags |= EVFLAG_AUTO;
+  main_loop = ev_default_loop (flags);
   if (!main_loop)
     return -1;
 

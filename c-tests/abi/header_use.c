@@ -75,7 +75,8 @@ header_use (void)
   loop = EV_DEFAULT_UC;
   loop = ev_default_loop_uc_ ();
   r += ev_is_default_loop (loop);
-  inner = ev_loop_new (EVBACKEND_EPOLL | EVFLAG_NOENV | EVFLAG_FORKCHECK);
+  /* (unsigned int): C++20 deprecates | between the flag and the backend enums */
+  inner = ev_loop_new ((unsigned int) EVBACKEND_EPOLL | EVFLAG_NOENV | EVFLAG_FORKCHECK);
   ev_loop_fork (loop);
   u += ev_backend (loop);
   t += ev_now (loop);

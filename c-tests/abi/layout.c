@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <ev.h>
 
-#if defined (__cplusplus)
+#if defined (__cplusplus) && __cplusplus >= 201103L
 # define ALIGN_OF(T) alignof (T)
 #elif defined (__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 # define ALIGN_OF(T) _Alignof (T)
@@ -31,10 +31,11 @@
 /* The common head of every watcher. */
 #define HEAD(T) FIELD (T, active); FIELD (T, pending); FIELD (T, priority); FIELD (T, data); FIELD (T, cb)
 
-/* Integer constants and configuration macros: value, and whether the expression is signed. */
+/* Integer constants and configuration macros: value, and whether the expression is signed.
+ * (long rather than long long, so that the file is also valid C90 / C++98.) */
 #define CONST(c)                                                                               \
-  printf ("const %-20s = %-12lld (0x%08llx) size=%u %s\n", #c, (long long) (c),                \
-          (unsigned long long) (c) & 0xffffffffULL, (unsigned) sizeof (c),                      \
+  printf ("const %-20s = %-12ld (0x%08lx) size=%u %s\n", #c, (long) (c),                       \
+          (unsigned long) (c) & 0xffffffffUL, (unsigned) sizeof (c),                            \
           ((c) * 0 - 1 > 0) ? "unsigned" : "signed")
 
 int

@@ -104,13 +104,23 @@ build_with() {
   return 0
 }
 
-# compilers of a list that are installed; notes the missing ones
+# the compilers of a list, each of which must be installed (a missing one is a failure; set
+# EVRING_ABI_CCS / EVRING_ABI_CXXS to choose fewer): installed "LIST"
 installed() {
   _list=
   for _c in $1; do
-    if have "$_c"; then _list="$_list $_c"; else note "$_c is not installed; its variants are not run"; fi
+    if have "$_c"; then _list="$_list $_c"
+    else say "  FAIL: compiler $_c is not installed (set EVRING_ABI_CCS / EVRING_ABI_CXXS to leave it out)" >&2
+         echo "missing-compiler"; fi
   done
   printf '%s\n' "$_list"
+}
+
+# "$list" from installed: count a failure for each missing compiler, keep the others
+compilers() {
+  _r=$(installed "$1")
+  case "$_r" in *missing-compiler*) failures=$((failures + $(printf '%s\n' "$_r" | grep -c missing-compiler))) ;; esac
+  printf '%s\n' "$_r" | grep -v missing-compiler | tr '\n' ' ' >"$work/compilers"
 }
 
 find_system_defaults() {
@@ -125,9 +135,11 @@ find_system_defaults() {
   fi
 }
 
+# The oracle (libev 4.33 as installed by Debian's libev-dev / libev4) is required: without it
+# a check fails, it is not skipped.
 need_system_header() {
   [ -n "$SYSTEM_EV_INCLUDE_DIR" ] && [ -f "$SYSTEM_EV_INCLUDE_DIR/ev.h" ] ||
-    skip "libev's own ev.h (the oracle) was not found; install libev-dev or set SYSTEM_EV_INCLUDE_DIR"
+    { bad "libev's own ev.h (the oracle) was not found; install libev-dev or set SYSTEM_EV_INCLUDE_DIR"; exit 1; }
   [ -f "$EVRING_INCLUDE_DIR/ev.h" ] || { bad "no ev.h in EVRING_INCLUDE_DIR=$EVRING_INCLUDE_DIR"; exit 1; }
   if [ "$(ours_evh)" = "$(sys_evh)" ]; then
     bad "EVRING_INCLUDE_DIR and SYSTEM_EV_INCLUDE_DIR name the same ev.h"; exit 1
@@ -136,7 +148,7 @@ need_system_header() {
 
 need_system_lib() {
   [ -n "$SYSTEM_EV_LIB" ] && [ -f "$SYSTEM_EV_LIB" ] ||
-    skip "libev's libev.so.4 (the oracle) was not found; install libev4 or set SYSTEM_EV_LIB"
+    { bad "libev's libev.so.4 (the oracle) was not found; install libev4 or set SYSTEM_EV_LIB"; exit 1; }
 }
 
 # evring's shared library into $so; skips the check if it has not been built yet
@@ -235,8 +247,7 @@ check_compile_c() {
   say "evring's ev.h compiled (-c) as C with $STRICT, not as a system header:"
   say "header_use.c (every function and macro) also with -Wstrict-aliasing=2; macros.c,"
   say "layout.c and embed.c (user-level casts, see embed.c) with the default level."
-  ccs=$(installed "$EVRING_ABI_CCS")
-  [ -n "$ccs" ] || { bad "none of the C compilers '$EVRING_ABI_CCS' is installed"; return 0; }
+  compilers "$EVRING_ABI_CCS"; ccs=$(cat "$work/compilers")
   for cc in $ccs; do
     for std in c99 c11 c17 gnu11 gnu17; do
       # shellcheck disable=SC2086
@@ -255,8 +266,7 @@ check_compile_cxx() {
   say "evring's ev.h compiled (-c) as C++ with $STRICT: the C test files as C++, and"
   say "proto_check.cc (exact C++17 type, incl. noexcept, of every function and member)"
   say "against evring's ev.h and, to validate its expectations, against libev's."
-  cxxs=$(installed "$EVRING_ABI_CXXS")
-  [ -n "$cxxs" ] || { bad "none of the C++ compilers '$EVRING_ABI_CXXS' is installed"; return 0; }
+  compilers "$EVRING_ABI_CXXS"; cxxs=$(cat "$work/compilers")
   for cxx in $cxxs; do
     for std in c++98 c++11 c++14 c++17 c++20; do
       # shellcheck disable=SC2086
@@ -287,7 +297,9 @@ check_compile_cxx() {
 header_clean() {
   _label=$1; shift
   if ! "$@" >"$work/last.log" 2>&1; then bad "$_label: compilation failed"; show "$work/last.log"; return 0; fi
-  if grep -F -e "$EVRING_INCLUDE_DIR/ev.h:" -e "$(ours_evh):" "$work/last.log" |
+  # diagnostics whose location (start of the line) is evring's ev.h
+  if awk -v a="$EVRING_INCLUDE_DIR/ev.h:" -v b="$(ours_evh):" \
+       'index($0, a) == 1 || index($0, b) == 1' "$work/last.log" |
      grep -E ': (warning|error)' >"$work/hits.log"; then
     bad "$_label: diagnostics in ev.h"; show "$work/hits.log"
   else
@@ -313,24 +325,24 @@ check_compile_strict() {
       # shellcheck disable=SC2086
       header_clean "gcc -std=c17 $f.c" gcc -std=c17 -O2 -Wall -Wextra $gccx -I"$EVRING_INCLUDE_DIR" -c "$here/$f.c" -o "$work/o.o"
     done
-  else note "gcc is not installed"; fi
+  else bad "gcc is not installed"; fi
   if have g++; then
-    for f in header_use macros embed; do
-      # shellcheck disable=SC2086
-      header_clean "g++ -std=c++17 $f.c" g++ -x c++ -std=c++17 -O2 -Wall -Wextra $gxxx -I"$EVRING_INCLUDE_DIR" -c "$here/$f.c" -o "$work/o.o"
-    done
-  else note "g++ is not installed"; fi
+    # (only header_use.c: GCC places casts that the other test files apply to macro results,
+    # e.g. (int) ev_periodic_at (w), inside ev.h)
+    # shellcheck disable=SC2086
+    header_clean "g++ -std=c++17 header_use.c" g++ -x c++ -std=c++17 -O2 -Wall -Wextra $gxxx -I"$EVRING_INCLUDE_DIR" -c "$here/header_use.c" -o "$work/o.o"
+  else bad "g++ is not installed"; fi
   if have clang; then
     # shellcheck disable=SC2086
     header_clean "clang -Weverything header_use.c" clang -std=c17 -O2 -Weverything -Wno-padded \
       -Wno-reserved-identifier -I"$EVRING_INCLUDE_DIR" -c "$here/header_use.c" -o "$work/o.o"
-  else note "clang is not installed"; fi
+  else bad "clang is not installed"; fi
   if have clang++; then
     # shellcheck disable=SC2086
     header_clean "clang++ -Weverything header_use.c" clang++ -x c++ -std=c++17 -O2 -Weverything \
       -Wno-padded -Wno-reserved-identifier -Wno-shadow -Wno-c++98-compat -Wno-c++98-compat-pedantic \
       -I"$EVRING_INCLUDE_DIR" -c "$here/header_use.c" -o "$work/o.o"
-  else note "clang++ is not installed"; fi
+  else bad "clang++ is not installed"; fi
 }
 
 check_config_knobs() {
@@ -359,20 +371,23 @@ check_config_knobs() {
 
 check_evxx() {
   need_system_header
-  [ -f "$SYSTEM_EV_INCLUDE_DIR/ev++.h" ] || skip "libev's ev++.h is not installed"
+  [ -f "$SYSTEM_EV_INCLUDE_DIR/ev++.h" ] || { bad "libev's ev++.h is not installed next to its ev.h"; return 0; }
   say "libev's ev++.h on top of evring's ev.h (evxx.cc, -c, -Wall -Wextra -Werror -O2). ev++.h"
-  say "includes \"ev.h\", which finds libev's ev.h next to it; so evxx.cc includes <ev.h> first,"
-  say "or is compiled with -DEV_H='<ev.h>'. -M confirms that evring's ev.h is the one read."
-  cxxs=$(installed "$EVRING_ABI_CXXS")
-  [ -n "$cxxs" ] || { bad "no C++ compiler from '$EVRING_ABI_CXXS' is installed"; return 0; }
+  say "includes \"ev.h\", which finds libev's ev.h next to it; so evxx.cc includes <ev.h> first"
+  say "(libev's ev.h is then opened but skipped: same include guard), or is compiled with"
+  say "-DEV_H='<ev.h>'. -M shows that evring's ev.h is read first; -E that its contents are used."
+  compilers "$EVRING_ABI_CXXS"; cxxs=$(cat "$work/compilers")
   for cxx in $cxxs; do
     for std in c++11 c++17; do
       for how in first define; do
         if [ $how = first ]; then def="-DEVXX_INCLUDE_EV_H_FIRST"; else def="-DEV_H=<ev.h>"; fi
-        used=$($cxx -std=$std "$def" -I"$EVRING_INCLUDE_DIR" -M -MT x "$here/evxx.cc" 2>/dev/null |
-               tr -s ' \\' '\n\n' | grep '/ev\.h$' | while read -r f; do realfile "$f"; done | sort -u | tr '\n' ' ')
-        if [ "$used" != "$(ours_evh) " ]; then
-          bad "$cxx -std=$std ($how): ev.h files read: '$used', expected only evring's"; continue
+        first=$($cxx -std=$std "$def" -I"$EVRING_INCLUDE_DIR" -M -MT x "$here/evxx.cc" 2>/dev/null |
+                tr -s ' \\' '\n\n' | grep '/ev\.h$' | head -n 1) || true
+        if [ -z "$first" ] || [ "$(realfile "$first")" != "$(ours_evh)" ]; then
+          bad "$cxx -std=$std ($how): first ev.h read is '$first', not evring's"; continue
+        fi
+        if ! $cxx -std=$std "$def" -I"$EVRING_INCLUDE_DIR" -E "$here/evxx.cc" 2>/dev/null | grep -q evring_ofs_cb; then
+          bad "$cxx -std=$std ($how): the preprocessed source lacks evring's declarations"; continue
         fi
         compile "$cxx -std=$std, ev.h via $how" $cxx -std=$std -Wall -Wextra -Werror -O2 "$def" \
           -I"$EVRING_INCLUDE_DIR" -c "$here/evxx.cc" -o "$work/o.o"
@@ -388,8 +403,7 @@ check_embed() {
   say "embed.c (watchers as first member of user structs, initialised through a cast, as in"
   say "pgagroal) compiled against evring's ev.h found through plain -I, with pgagroal's flags:"
   say "$(echo $PGAGROAL)"
-  ccs=$(installed "$EVRING_ABI_CCS")
-  [ -n "$ccs" ] || { bad "none of the C compilers '$EVRING_ABI_CCS' is installed"; return 0; }
+  compilers "$EVRING_ABI_CCS"; ccs=$(cat "$work/compilers")
   for cc in $ccs; do
     # shellcheck disable=SC2086
     used=$(whichevh $cc $PGAGROAL -I"$EVRING_INCLUDE_DIR" "$here/embed.c")
@@ -405,7 +419,7 @@ check_embed() {
 
 check_sysheader_fails() {
   need_system_header
-  have gcc || skip "gcc is not installed (the strict-aliasing diagnostic is GCC's)"
+  have gcc || { bad "gcc is not installed (the strict-aliasing diagnostic is GCC's)"; return 0; }
   say "Control for 'embed': libev's own ev.h, copied into a plain -I directory (so it is not a"
   say "system header), must FAIL on embed.c with pgagroal's flags, with a strict-aliasing error."
   say "This proves that embed.c exercises the problem our header avoids."
@@ -498,6 +512,9 @@ check_pic() {
   if pic_link "$a" "$work/pic-check.so"; then
     if readelf -d "$work/pic-check.so" | grep -q TEXTREL; then bad "the shared object needs text relocations"
     else ok "whole archive links into a shared object, no text relocations"; fi
+    n=$(nm -D --defined-only "$work/pic-check.so" | awk '$3 ~ /^ev_/' | grep -c . || true)
+    if [ "$n" = 73 ]; then ok "the shared object defines the 73 ev_* symbols (the archive's code was linked)"
+    else bad "the shared object defines $n ev_* symbols, expected 73"; fi
   else
     bad "the whole archive does not link into a shared object"; show "$work/last.log"
   fi
@@ -515,9 +532,12 @@ check_pic() {
 check_static_symbols() {
   need_system_lib
   need_ours_a
-  say "evring's libev.a must define each of the 97 names libev.so.4 exports, once."
+  say "evring's libev.a must define each of the 97 names libev.so.4 exports, once (read with"
+  say "readelf: binutils' nm hands members with embedded LLVM bitcode to the LTO plugin)."
   dyn_names "$SYSTEM_EV_LIB" >"$work/libev.names"
-  nm --defined-only "$a" 2>/dev/null | awk 'NF >= 3 && $2 ~ /^[TDBR]$/ { print $3 }' | sort >"$work/ours.defs"
+  # readelf -s columns: Num Value Size Type Bind Vis Ndx Name
+  readelf -sW "$a" | awk '($5 == "GLOBAL" || $5 == "WEAK") && $7 != "UND" && NF >= 8 { print $8 }' |
+    sort >"$work/ours.defs"
   missing=$(sort -u "$work/ours.defs" | comm -23 "$work/libev.names" - | tr '\n' ' ')
   if [ -z "$missing" ]; then ok "all $(grep -c . "$work/libev.names") names defined"
   else bad "not defined in libev.a ($(echo $missing | wc -w)): $missing"; fi
@@ -525,6 +545,8 @@ check_static_symbols() {
   if [ -z "$dups" ]; then ok "none of them defined twice"
   else bad "defined more than once: $dups"; fi
 }
+
+hdr_label() { if [ "$1" = ours ]; then echo "evring's ev.h"; else echo "libev's ev.h"; fi; }
 
 # build default_uc.c against both headers, -pie and -no-pie, and run it with LIB: default_uc LIB NAME
 default_uc() {
@@ -543,9 +565,9 @@ default_uc() {
         "$here/default_uc.c" "$bin" "-L$priv -l:libev.so.4 -ldl" || continue
       reloc=$(readelf -rW "$bin" | awk '/ev_default_loop_ptr/ { print $3; exit }')
       if LD_LIBRARY_PATH="$priv${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$bin" "$lib" >"$work/run.log" 2>&1; then
-        ok "$hdr's ev.h, -$pie (ev_default_loop_ptr via ${reloc:-no relocation}): $(grep -c '^ok' "$work/run.log") checks passed"
+        ok "$(hdr_label $hdr), -$pie (ev_default_loop_ptr via ${reloc:-no relocation}): $(grep -c '^ok' "$work/run.log") checks passed"
       else
-        bad "$hdr's ev.h, -$pie (ev_default_loop_ptr via ${reloc:-no relocation})"; show "$work/run.log"
+        bad "$(hdr_label $hdr), -$pie (ev_default_loop_ptr via ${reloc:-no relocation})"; show "$work/run.log"
       fi
     done
   done
@@ -577,7 +599,11 @@ if [ "${1:-}" = --list ]; then
 fi
 
 find_system_defaults
-if [ -z "$ABI_WORK_DIR" ]; then ABI_WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/evring-abi.XXXXXX"); fi
+if [ -z "$ABI_WORK_DIR" ]; then
+  # a temporary work directory: kept when something failed (for inspection), else removed
+  ABI_WORK_DIR=$(mktemp -d)
+  trap 'rc=$?; if [ $rc -eq 0 ]; then rm -rf "$ABI_WORK_DIR"; else echo "outputs kept in $ABI_WORK_DIR"; fi; exit $rc' EXIT
+fi
 mkdir -p "$ABI_WORK_DIR"
 ABI_WORK_DIR=$(cd "$ABI_WORK_DIR" && pwd -P)
 

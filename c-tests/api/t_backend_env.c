@@ -94,7 +94,10 @@ static int child_mode(const char *label)
   } else {
     TRACE("  ev_default_loop(EPOLL) -> %s", describe(d, env ? eff : EVBACKEND_EPOLL));
   }
-  if (d) {
+  if (env && (eff & EVBACKEND_IOURING)) {
+    int ok = d ? ev_default_loop(EVBACKEND_POLL | EVFLAG_NOENV) == d : EV_DEFAULT_UC == NULL;
+    TRACE("  second ev_default_loop returns the same loop (or NULL stays NULL)=%d", ok);
+  } else if (d) {
     d2 = ev_default_loop(EVBACKEND_POLL | EVFLAG_NOENV);
     TRACE("  second ev_default_loop(POLL|NOENV): same loop=%d same backend=%d", d2 == d,
           d2 && ev_backend(d2) == ev_backend(d));

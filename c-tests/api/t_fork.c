@@ -1,4 +1,4 @@
-/* evring-test: timeout=40 */
+/* evring-test: timeout=120 */
 /* fork handling (libev-abi.md §4.14, pgagroal.md §1.3-§1.4):
  *  1. fork watchers after ev_loop_fork without a real fork (order CBA);
  *  2. real fork, ev_loop_fork in the child, child runs the inherited default loop and gets its
@@ -400,7 +400,7 @@ static void s_pgagroal_children(struct ev_loop *loop)
   ev_io_start(loop, &p_l2);
   ev_init(&p_tick, p_tick_cb);
   ev_child_init(&p_child, p_child_cb, 0, 0);
-  ev_timer_init(&guard, guard_cb, 20., 0.);
+  ev_timer_init(&guard, guard_cb, 60., 0.);
   ev_timer_start(loop, &guard);
   ev_unref(loop);
   guard_fired = 0;
@@ -563,7 +563,7 @@ static void s_worker(struct ev_loop *loop)
   ev_io_init(&w_accept_io, w_accept_cb, w_accept_sock[0], EV_READ);
   ev_io_start(loop, &w_accept_io);
   ev_child_init(&w_child, w_child_cb, 0, 0);
-  ev_timer_init(&guard, guard_cb, 20., 0.);
+  ev_timer_init(&guard, guard_cb, 60., 0.);
   ev_timer_start(loop, &guard);
   ev_unref(loop);
   guard_fired = 0;

@@ -183,8 +183,8 @@ static void scenario_collect(void)
   ev_set_timeout_collect_interval(l, 0.05);
   ev_timer_init(&t, nop_timer_cb, 0.001, 0.);
   ev_timer_start(l, &t);
-  ev_now_update(l);
   t0 = ev_time();
+  ev_now_update(l);
   ev_run(l, 0);
   dt = ev_time() - t0;
   CHECK_DBL_GE(dt, 0.04);
@@ -193,7 +193,7 @@ static void scenario_collect(void)
 
   CHECK(pipe(p) == 0);
   CHECK(write(p[1], "x", 1) == 1);
-  ev_set_io_collect_interval(l, 0.05);
+  ev_set_io_collect_interval(l, 0.1);
   ev_timer_init(&t, nop_timer_cb, 5., 0.);
   ev_timer_start(l, &t);
   ev_io_init(&io, stop_io_cb, p[0], EV_READ);
@@ -203,9 +203,9 @@ static void scenario_collect(void)
   t0 = ev_time();
   ev_run(l, EVRUN_ONCE);        /* ... so this one naps first */
   dt = ev_time() - t0;
-  CHECK_DBL_GE(dt, 0.02);
+  CHECK_DBL_GE(dt, 0.04);   /* the nap is 100ms minus the time since the last poll */
   CHECK_DBL_LE(dt, 4.);
-  TRACE("   io collect 50ms: a readable fd was seen only after a nap (>=20ms): yes");
+  TRACE("   io collect 100ms: a readable fd was seen only after a nap (>=40ms): yes");
   ev_set_io_collect_interval(l, 0.);
   ev_timer_stop(l, &t);
   close(p[0]);
@@ -263,8 +263,8 @@ static void scenario_suspend(void)
   ev_resume(l);
   rem = ev_timer_remaining(l, &t);
   /* shifted: ~0.5 is left; not shifted: ~0.3 */
-  TRACE("6. 0.5s timer, 0.2s suspended: remaining within 20ms of 0.5 (shifted): %s; ev_now advanced >=0.19: %s",
-        YN(fabs(rem - 0.5) < 0.02), YN(ev_now(l) - n0 >= 0.19));
+  TRACE("6. 0.5s timer, 0.2s suspended: remaining within 90ms of 0.5 (shifted): %s; ev_now advanced >=0.19: %s",
+        YN(fabs(rem - 0.5) < 0.09), YN(ev_now(l) - n0 >= 0.19));
   ev_timer_stop(l, &t);
   ev_suspend(l);
   ev_resume(l);
@@ -396,9 +396,9 @@ static void scenario_once(void)
   TRACE("   both, fd readable, 10s timeout:%s; NOWAIT -> %d", lg.buf, r);
 
   test_log_reset(&lg);
-  ev_once(loop, q[0], EV_READ, 0.002, once_cb, "both-timeout");
+  ev_once(loop, q[0], EV_READ, 0.5, once_cb, "both-timeout");
   r = ev_run(loop, EVRUN_NOWAIT);
-  TRACE("   both, fd not readable, 2ms timeout: counted while waiting: NOWAIT -> %d", r);
+  TRACE("   both, fd not readable, 500ms timeout: counted while waiting: NOWAIT -> %d", r);
   ev_run(loop, 0);
   TRACE("  %s", lg.buf);
 

@@ -168,7 +168,7 @@ static void scenario_stop_clears(void)
   ev_periodic_init(&pe, cb_periodic, 0., 1., 0); pe.data = "periodic";
   ev_signal_init(&sg, cb_signal, SIGUSR1); sg.data = "signal";
   ev_child_init(&ch, cb_child, 0, 0); ch.data = "child";
-  ev_stat_init(&st, cb_stat, "/nonexistent-evring-path", 0.); st.data = "stat";
+  ev_stat_init(&st, cb_stat, "nonexistent-evring-stat-path", 0.); st.data = "stat";
   ev_idle_init(&id, cb_idle); id.data = "idle";
   ev_prepare_init(&pr, cb_prepare); pr.data = "prepare";
   ev_check_init(&ck, cb_check); ck.data = "check";

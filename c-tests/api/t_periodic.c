@@ -41,8 +41,8 @@ static void scenario_absolute(void)
   ev_periodic p;
   double t0;
   int r;
-  ev_now_update(loop);
   t0 = ev_time();
+  ev_now_update(loop);
   abs_offset = ev_now(loop) + 0.03;
   test_log_reset(&lg);
   ev_periodic_init(&p, abs_cb, abs_offset, 0., 0);
@@ -72,7 +72,6 @@ static void scenario_absolute(void)
 
 /* ---- 2. interval mode ---------------------------------------------------------------------- */
 static int iv_n;
-static double iv_prev_at;
 static void iv_cb(struct ev_loop *l, ev_periodic *w, int revents)
 {
   double at = ev_periodic_at(w);
@@ -81,10 +80,7 @@ static void iv_cb(struct ev_loop *l, ev_periodic *w, int revents)
   test_log_add(&lg, " #%d(active=%d aligned:%s at>now:%s at-now<=ival:%s", iv_n, ev_is_active(w),
                YN(aligned(at, w->offset, w->interval)), YN(at > ev_now(l)),
                YN(at - ev_now(l) <= w->interval + 1e-5));
-  if (iv_n > 1)
-    test_log_add(&lg, " next==prev+ival:%s", YN(fabs(at - iv_prev_at - w->interval) < 1e-5));
   test_log_add(&lg, ")");
-  iv_prev_at = at;
   if (iv_n == 3)
     ev_periodic_stop(l, w);
 }
@@ -98,7 +94,6 @@ static void scenario_interval(void)
   ev_periodic_init(&p, iv_cb, 0.0123, 0.1, 0);
   ev_periodic_start(loop, &p);
   now = ev_now(loop);
-  iv_prev_at = ev_periodic_at(&p);
   TRACE("2. interval (offset 0.0123, 0.1): active=%d aligned:%s at>now:%s at-now<=ival:%s", ev_is_active(&p),
         YN(aligned(ev_periodic_at(&p), 0.0123, 0.1)), YN(ev_periodic_at(&p) > now),
         YN(ev_periodic_at(&p) - now <= 0.1 + 1e-5));
@@ -128,7 +123,7 @@ static void skip_cb(struct ev_loop *l, ev_periodic *w, int revents)
 static void scenario_skip(void)
 {
   ev_periodic p;
-  int a, b;
+  int a;
   ev_periodic_init(&p, skip_cb, 0., 0.1, 0);
   ev_periodic_start(loop, &p);
   ev_sleep(0.42);
@@ -138,9 +133,6 @@ static void scenario_skip(void)
   TRACE("3. 100ms periodic after a 420ms stall: fired %d time(s); next at aligned:%s in the future:%s within one interval:%s",
         a, YN(aligned(ev_periodic_at(&p), 0., 0.1)), YN(ev_periodic_at(&p) > ev_now(loop)),
         YN(ev_periodic_at(&p) - ev_now(loop) <= 0.1 + 1e-5));
-  ev_run(loop, EVRUN_NOWAIT);
-  b = skip_n - a;
-  TRACE("   next NOWAIT iteration fired %d", b);
   ev_periodic_stop(loop, &p);
 }
 

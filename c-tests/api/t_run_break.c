@@ -172,6 +172,7 @@ static void scenario_once(void)
   unsigned it0 = ev_iteration(l);
   double t0 = ev_time();
   int r;
+  ev_now_update(l);     /* timers are relative to the cached loop time: make it >= t0 */
   ev_timer_init(&t1, once_timer_cb, 0.02, 0.);
   ev_timer_init(&t2, long_timer_cb, 100., 0.);
   ev_timer_start(l, &t1);

@@ -46,6 +46,7 @@ static void scenario_order(void)
   int i;
   double t0 = ev_time();
 
+  ev_now_update(loop);    /* timers are relative to the cached loop time: make it >= t0 */
   test_log_reset(&lg);
   named(&x, "X", 0.03, 0.); named(&y, "Y", 0.01, 0.); named(&z, "Z", 0.02, 0.); named(&w, "W", 0.01, 0.);
   ev_timer_start(loop, &x); ev_timer_start(loop, &y); ev_timer_start(loop, &z); ev_timer_start(loop, &w);
@@ -108,8 +109,8 @@ static void scenario_strict(void)
   int k;
   for (k = 0; k < 3; k++) {
     double after = 0.005 * (k + 1);
+    strict_t0 = ev_time();     /* before the loop time the timer is relative to */
     ev_now_update(loop);
-    strict_t0 = ev_time();
     ev_timer_init(&t, strict_cb, after, 0.);
     ev_timer_start(loop, &t);
     ev_run(loop, 0);
@@ -130,7 +131,7 @@ static void rep_cb(struct ev_loop *l, ev_timer *w, int revents)
 static void scenario_no_burst(void)
 {
   ev_timer t;
-  int a, b, c;
+  int a, b;
   ev_timer_init(&t, rep_cb, 0.1, 0.1);
   ev_timer_start(loop, &t);
   ev_sleep(0.45);           /* four periods missed */
@@ -141,9 +142,8 @@ static void scenario_no_burst(void)
         ev_timer_remaining(loop, &t));
   ev_run(loop, EVRUN_NOWAIT);
   b = rep_fired - a;
-  ev_run(loop, EVRUN_NOWAIT);
-  c = rep_fired - a - b;
-  TRACE("   next two NOWAIT iterations fired %d and %d", b, c);
+  /* (whether the iteration after that fires again depends on how long these took) */
+  TRACE("   the next NOWAIT iteration fired %d (the deadline was set to the loop time)", b);
   ev_timer_stop(loop, &t);
 }
 
@@ -197,12 +197,12 @@ static void kick_cb(struct ev_loop *l, ev_timer *w, int revents)
 static void scenario_again_pattern(void)
 {
   ev_timer kick;
-  ev_timer_init(&inact, inact_cb, 0., 0.2);
+  ev_timer_init(&inact, inact_cb, 0., 0.5);
   ev_timer_again(loop, &inact);
   ev_timer_init(&kick, kick_cb, 0.02, 0.02);
   ev_timer_start(loop, &kick);
   ev_run(loop, 0);
-  TRACE("   inactivity timer (200ms) kicked every 20ms 4 times: fired after kick #%d, active=%d", inact_fired,
+  TRACE("   inactivity timer (500ms) kicked every 20ms 4 times: fired after kick #%d, active=%d", inact_fired,
         ev_is_active(&inact));
   ev_timer_stop(loop, &inact);
 }
@@ -268,9 +268,9 @@ static void rr_cb(struct ev_loop *l, ev_timer *w, int revents)
   test_log_add(&rr, " #%d active=%d", rr_n, ev_is_active(w) != 0);
   if (rr_n == 1) {
     test_log_add(&rr, " rem<=0.01:%s", ev_timer_remaining(l, w) <= 0.01 ? "yes" : "no");
-    w->repeat = 0.15;     /* read again at the next expiry */
+    w->repeat = 0.3;      /* read again at the next expiry */
   } else if (rr_n == 2) {
-    test_log_add(&rr, " rem>0.05:%s", ev_timer_remaining(l, w) > 0.05 ? "yes" : "no");
+    test_log_add(&rr, " rem>0.1:%s", ev_timer_remaining(l, w) > 0.1 ? "yes" : "no");
     w->repeat = 0.;       /* next expiry: behaves like a one-shot */
   }
 }
@@ -283,7 +283,7 @@ static void scenario_repeat_reread(void)
   ev_timer_init(&t, rr_cb, 0.01, 0.01);
   ev_timer_start(loop, &t);
   ev_run(loop, 0);
-  TRACE("7. repeat changed 0.01 -> 0.15 -> 0 in callbacks:%s; ev_run returned with active=%d", rr.buf,
+  TRACE("7. repeat changed 0.01 -> 0.3 -> 0 in callbacks:%s; ev_run returned with active=%d", rr.buf,
         ev_is_active(&t));
 }
 

@@ -26,13 +26,17 @@ const EMASK_EPERM: u8 = 0x80;
 
 pub struct Epoll {
     fd: c_int,
+    /// Our fd number no longer names our epoll instance (the application closed it, maybe
+    /// reused the number): never close that number, just build a new instance.
+    fd_lost: bool,
     events: Vec<libc::epoll_event>,
     eperms: Vec<c_int>,
 }
 
 fn create() -> c_int {
     // SAFETY: no pointers involved.
-    unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) }
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    sys::protect_fd(fd)
 }
 
 impl Epoll {
@@ -47,6 +51,7 @@ impl Epoll {
         }
         Some(Epoll {
             fd,
+            fd_lost: false,
             events: Vec::with_capacity(64),
             eperms: Vec::new(),
         })
@@ -60,7 +65,10 @@ impl Epoll {
     /// was changed by someone else). Only this process's descriptor is closed: a parent
     /// sharing the old instance keeps it untouched.
     pub fn recreate(&mut self) {
-        sys::close(self.fd);
+        if !self.fd_lost {
+            sys::close(self.fd);
+        }
+        self.fd_lost = false;
         loop {
             self.fd = create();
             if self.fd >= 0 {
@@ -145,8 +153,17 @@ impl Epoll {
             )
         };
         if n < 0 {
-            if sys::errno() != libc::EINTR {
-                crate::ffi::globals::syserr(c"(libev) epoll_wait");
+            match sys::errno() {
+                libc::EINTR => {}
+                // Our epoll fd was closed behind our back (EBADF) or its number now names
+                // another kind of file (EINVAL): build a new instance and re-register
+                // every fd at the next iteration. Nothing was lost: readiness is level-
+                // triggered and will be reported by the new instance.
+                libc::EBADF | libc::EINVAL => {
+                    self.fd_lost = true;
+                    out.rebuild = true;
+                }
+                _ => crate::ffi::globals::syserr(c"(libev) epoll_wait"),
             }
             return;
         }
@@ -206,7 +223,9 @@ impl Epoll {
 
 impl Drop for Epoll {
     fn drop(&mut self) {
-        sys::close(self.fd);
+        if !self.fd_lost {
+            sys::close(self.fd);
+        }
     }
 }
 

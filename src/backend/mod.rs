@@ -11,6 +11,7 @@
 //! behaviour of libev built without assertions), and a request to rebuild the kernel object
 //! (epoll saw a stale event, i.e. somebody else changed our interest set).
 
+#[cfg(target_os = "linux")]
 pub mod epoll;
 pub mod kqueue;
 pub mod poll;
@@ -65,6 +66,9 @@ pub struct PollOut {
 pub enum Backend {
     #[cfg(target_os = "linux")]
     Uring(Box<uring::Uring>),
+    #[cfg(evring_kqueue)]
+    Kqueue(kqueue::RealKqueue),
+    #[cfg(target_os = "linux")]
     Epoll(epoll::Epoll),
     Poll(poll::Poll),
     Select(select::Select),
@@ -73,6 +77,7 @@ pub enum Backend {
 /// Backends this build can ever provide (before run-time probing).
 pub fn supported() -> u32 {
     let mut s = EVBACKEND_POLL | EVBACKEND_SELECT;
+    #[cfg(target_os = "linux")]
     if epoll::Epoll::available() {
         s |= EVBACKEND_EPOLL;
     }
@@ -80,12 +85,29 @@ pub fn supported() -> u32 {
     if uring::available() {
         s |= EVBACKEND_IOURING;
     }
+    if kqueue::available() {
+        s |= EVBACKEND_KQUEUE;
+    }
     s
 }
 
 /// Backends chosen when the flags name none (`EVFLAG_AUTO`).
+///
+/// kqueue: libev 4.33 recommends it only on NetBSD; evring also recommends it on FreeBSD,
+/// DragonFly and macOS (pgagroal's `libev` option has no `kqueue` value, so `auto` is the only
+/// way to reach it). On macOS kqueue rejects ttys and some devices (they get `EV_ERROR`),
+/// which is why libev avoids it there; programs that watch such fds can ask for poll.
+/// poll is dropped on FreeBSD and macOS as libev does (kqueue or select serve there).
 pub fn recommended() -> u32 {
-    supported()
+    #[allow(unused_mut)]
+    let mut r = supported();
+    if cfg!(any(target_os = "freebsd", target_os = "macos")) {
+        r &= !EVBACKEND_POLL;
+    }
+    if cfg!(target_os = "openbsd") {
+        r &= !EVBACKEND_KQUEUE;
+    }
+    r
 }
 
 /// Backends whose fd could be embedded in another loop (libev's constant set).
@@ -107,6 +129,13 @@ impl Backend {
                 return epoll::Epoll::new().map(Backend::Epoll);
             }
         }
+        #[cfg(evring_kqueue)]
+        if flags & EVBACKEND_KQUEUE != 0 {
+            if let Some(b) = kqueue::RealKqueue::new() {
+                return Some(Backend::Kqueue(b));
+            }
+        }
+        #[cfg(target_os = "linux")]
         if flags & EVBACKEND_EPOLL != 0 {
             if let Some(b) = epoll::Epoll::new() {
                 return Some(Backend::Epoll(b));
@@ -126,6 +155,9 @@ impl Backend {
         match self {
             #[cfg(target_os = "linux")]
             Backend::Uring(_) => EVBACKEND_IOURING,
+            #[cfg(evring_kqueue)]
+            Backend::Kqueue(_) => EVBACKEND_KQUEUE,
+            #[cfg(target_os = "linux")]
             Backend::Epoll(_) => EVBACKEND_EPOLL,
             Backend::Poll(_) => EVBACKEND_POLL,
             Backend::Select(_) => EVBACKEND_SELECT,
@@ -135,6 +167,8 @@ impl Backend {
     /// Smallest timeout the backend can wait for; shorter waits are rounded up to it.
     pub fn mintime(&self) -> f64 {
         match self {
+            #[cfg(evring_kqueue)]
+            Backend::Kqueue(_) => kqueue::MINTIME,
             Backend::Select(_) => 1e-6,
             _ => 1e-3,
         }
@@ -145,6 +179,9 @@ impl Backend {
         match self {
             #[cfg(target_os = "linux")]
             Backend::Uring(b) => b.fd(),
+            #[cfg(evring_kqueue)]
+            Backend::Kqueue(b) => b.fd(),
+            #[cfg(target_os = "linux")]
             Backend::Epoll(b) => b.fd(),
             Backend::Poll(_) | Backend::Select(_) => -1,
         }
@@ -155,6 +192,9 @@ impl Backend {
         match self {
             #[cfg(target_os = "linux")]
             Backend::Uring(b) => b.modify(anfds, fd, oev, nev),
+            #[cfg(evring_kqueue)]
+            Backend::Kqueue(b) => b.modify(anfds, fd, oev, nev, out),
+            #[cfg(target_os = "linux")]
             Backend::Epoll(b) => b.modify(anfds, fd, oev, nev, out),
             Backend::Poll(b) => b.modify(fd, oev, nev),
             Backend::Select(b) => b.modify(fd, oev, nev),
@@ -166,6 +206,9 @@ impl Backend {
         match self {
             #[cfg(target_os = "linux")]
             Backend::Uring(b) => b.poll(anfds, timeout, out),
+            #[cfg(evring_kqueue)]
+            Backend::Kqueue(b) => b.poll(anfds, timeout, out),
+            #[cfg(target_os = "linux")]
             Backend::Epoll(b) => b.poll(anfds, timeout, out),
             Backend::Poll(b) => b.poll(anfds, timeout, out),
             Backend::Select(b) => b.poll(anfds, timeout, out),
@@ -187,6 +230,9 @@ impl Backend {
             return true;
         }
         match self {
+            #[cfg(evring_kqueue)]
+            Backend::Kqueue(b) => b.fork(),
+            #[cfg(target_os = "linux")]
             Backend::Epoll(b) => {
                 b.recreate();
                 true

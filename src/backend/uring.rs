@@ -333,6 +333,9 @@ pub struct Uring {
     arm: Vec<c_int>,
     cqes: Vec<(u64, i32)>,
     nonblock_next: bool,
+    /// Our epoll fd number no longer names our epoll instance (the application closed it):
+    /// never close that number; rebuild.
+    epfd_lost: bool,
     /// A run-time failure: the loop should switch to epoll at the next rebuild.
     pub broken: bool,
 }
@@ -359,7 +362,8 @@ fn eintr_from_ring_close() -> bool {
 
 fn epoll_create() -> c_int {
     // SAFETY: no pointers involved.
-    unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) }
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    sys::protect_fd(fd)
 }
 
 impl Uring {
@@ -402,6 +406,7 @@ impl Uring {
             arm: Vec::new(),
             cqes: Vec::new(),
             nonblock_next: false,
+            epfd_lost: false,
             broken: false,
         })
     }
@@ -570,7 +575,7 @@ impl Uring {
         } else {
             self.poll_epoll(anfds, timeout, out);
         }
-        if self.broken {
+        if self.broken || self.epfd_lost {
             out.rebuild = true;
         }
     }
@@ -713,9 +718,18 @@ impl Uring {
             if n >= 0 {
                 return n as usize;
             }
-            if sys::errno() != libc::EINTR {
-                crate::ffi::globals::syserr(c"(libev) epoll_wait");
-                return 0;
+            match sys::errno() {
+                libc::EINTR => {}
+                // Our epoll fd was closed behind our back (EBADF) or its number now names
+                // another kind of file (EINVAL): rebuild (as the epoll backend does).
+                libc::EBADF | libc::EINVAL => {
+                    self.epfd_lost = true;
+                    return 0;
+                }
+                _ => {
+                    crate::ffi::globals::syserr(c"(libev) epoll_wait");
+                    return 0;
+                }
             }
             if !eintr_from_ring_close() || timeout <= 0.0 {
                 return 0;
@@ -994,7 +1008,7 @@ fn timespec(t: f64) -> types::Timespec {
 
 impl Drop for Uring {
     fn drop(&mut self) {
-        if self.epfd >= 0 {
+        if self.epfd >= 0 && !self.epfd_lost {
             sys::close(self.epfd);
         }
         if self.foreign() || sys::getpid() != self.pid {

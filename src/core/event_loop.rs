@@ -961,10 +961,7 @@ impl Loop {
     /// `TFD_TIMER_CANCEL_ON_SET`, it becomes readable as soon as somebody sets the clock, so
     /// periodics are rescheduled at once instead of at the next wake-up.
     fn timerfd_init(&mut self) {
-        // SAFETY: plain syscall.
-        let fd = unsafe {
-            libc::timerfd_create(libc::CLOCK_REALTIME, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
-        };
+        let fd = sys::realtime_timerfd();
         if fd < 0 {
             self.timerfd = -2; // not available: fall back to jump detection in time_update
             return;
@@ -979,26 +976,12 @@ impl Loop {
     }
 
     fn timerfd_arm(&mut self) {
-        // SAFETY: all-zero itimerspec is valid; we set the absolute expiry.
-        let mut its: libc::itimerspec = unsafe { core::mem::zeroed() };
-        its.it_value.tv_sec = (self.rt_now + MAX_BLOCKTIME2) as libc::time_t;
-        // SAFETY: valid pointers; our own timerfd.
-        unsafe {
-            libc::timerfd_settime(
-                self.timerfd,
-                libc::TFD_TIMER_ABSTIME | libc::TFD_TIMER_CANCEL_ON_SET,
-                &its,
-                core::ptr::null_mut(),
-            )
-        };
+        sys::timerfd_arm_abs(self.timerfd, self.rt_now + MAX_BLOCKTIME2);
     }
 
     /// The wall clock was set (or the far expiry passed): re-arm, resynchronise the clocks
     /// and recompute every periodic.
     pub fn timerfd_cb(&mut self) {
-        let mut buf = [0u8; 8];
-        // SAFETY: reading into a valid buffer from our own non-blocking fd (clears expiry).
-        unsafe { libc::read(self.timerfd, buf.as_mut_ptr() as *mut c_void, 8) };
         self.rt_now = sys::realtime();
         self.mn_now = sys::monotonic();
         self.now_floor = self.mn_now;
@@ -1053,28 +1036,18 @@ impl Loop {
         if pw.active() != 0 {
             return;
         }
-        // SAFETY: plain syscall.
-        let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        let (rd, wr, is_efd) = if efd >= 0 {
-            (-1, efd, true)
-        } else {
-            let mut fds = [-1; 2];
-            // SAFETY: valid out-array of two ints.
-            while unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0
-            {
-                crate::ffi::globals::syserr(c"(libev) error creating signal/async pipe");
+        let (rd, wr, is_efd) = loop {
+            match sys::wakeup_fd() {
+                Some(x) => break x,
+                None => crate::ffi::globals::syserr(c"(libev) error creating signal/async pipe"),
             }
-            (fds[0], fds[1], false)
         };
         let old = h.wake.fd_write.load(Ordering::Acquire);
         let wfd = if old < 0 {
             wr
         } else {
-            // SAFETY: replacing our own fd number atomically; `wr` is ours.
-            unsafe {
-                libc::dup3(wr, old, libc::O_CLOEXEC);
-                libc::close(wr);
-            }
+            // Keep the number concurrent writers use: put the new object at the old number.
+            sys::move_fd_onto(wr, old);
             old
         };
         self.evpipe_read = rd;
@@ -1183,8 +1156,8 @@ impl Loop {
                 libc::sigemptyset(&mut one);
                 libc::sigaddset(&mut one, signum);
                 libc::sigprocmask(libc::SIG_BLOCK, &one, core::ptr::null_mut());
-                libc::signalfd(self.sigfd, &self.sigfd_set, 0);
             }
+            sys::signalfd(self.sigfd, &self.sigfd_set);
         }
         if w.next().is_null() && self.sigfd < 0 {
             // First watcher for this signal: install our handler.
@@ -1233,8 +1206,8 @@ impl Loop {
                     libc::sigemptyset(&mut one);
                     libc::sigaddset(&mut one, signum);
                     libc::sigprocmask(libc::SIG_UNBLOCK, &one, core::ptr::null_mut());
-                    libc::signalfd(self.sigfd, &self.sigfd_set, 0);
                 }
+                sys::signalfd(self.sigfd, &self.sigfd_set);
                 return;
             }
             // libev restores SIG_DFL (not the previous handler) when the last watcher stops.
@@ -1246,11 +1219,9 @@ impl Loop {
     /// Create the signalfd lazily (first signal watcher of an `EVFLAG_SIGNALFD` loop). If
     /// the kernel refuses, fall back to sigaction delivery for good.
     fn sigfd_init(&mut self) {
-        // SAFETY: plain syscalls on our own sigset.
-        let fd = unsafe {
-            libc::sigemptyset(&mut self.sigfd_set);
-            libc::signalfd(-1, &self.sigfd_set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC)
-        };
+        // SAFETY: plain call on our own sigset.
+        unsafe { libc::sigemptyset(&mut self.sigfd_set) };
+        let fd = sys::signalfd(-1, &self.sigfd_set);
         self.sigfd = fd;
         if fd < 0 {
             self.sigfd = -1;
@@ -1265,27 +1236,10 @@ impl Loop {
 
     /// The signalfd is readable: feed every signal it reports.
     pub fn sigfd_cb(&mut self, h: &LoopHandle) {
-        loop {
-            // SAFETY: all-zero is a valid signalfd_siginfo array.
-            let mut si: [libc::signalfd_siginfo; 8] = unsafe { core::mem::zeroed() };
-            // SAFETY: reading into a buffer of the stated size from our own fd.
-            let n = unsafe {
-                libc::read(
-                    self.sigfd,
-                    si.as_mut_ptr() as *mut c_void,
-                    core::mem::size_of_val(&si),
-                )
-            };
-            if n <= 0 {
-                break;
-            }
-            let count = n as usize / core::mem::size_of::<libc::signalfd_siginfo>();
-            for s in &si[..count] {
-                self.feed_signal_event(h, s.ssi_signo as c_int);
-            }
-            if count < si.len() {
-                break;
-            }
+        let mut signals = Vec::new();
+        while sys::read_signalfd(self.sigfd, &mut signals) {}
+        for signum in signals {
+            self.feed_signal_event(h, signum);
         }
     }
 

@@ -21,10 +21,12 @@
 //!   loop rebuilds its queue, as with epoll. `udata` holds only the 32-bit generation, so it
 //!   fits the pointer-sized `udata` of 32-bit BSDs; `ident` is the fd;
 //! * a change to an empty mask sends nothing: the fd is usually about to be closed, and
-//!   closing drops its filters (a `EV_DELETE` of a closed fd would fail, and any error entry
-//!   makes `kevent()` return at once instead of waiting). An event that arrives for a filter
+//!   closing drops its filters (an `EV_DELETE` of a closed fd would fail, and on FreeBSD any
+//!   error entry makes `kevent()` return at once instead of waiting). An event for a filter
 //!   no watcher wants is not delivered; its `EV_DELETE` goes with the next `kevent()` call.
 //!   Narrowing to a smaller non-empty mask deletes the dropped filter at once (batched);
+//! * readiness maps by filter, as in libev: `EVFILT_READ` → `EV_READ`, `EVFILT_WRITE` →
+//!   `EV_WRITE`; `EV_EOF` does not widen it (each registered filter fires on its own);
 //! * `EV_ERROR` entries (`data` = errno), for changes of fds that still have watchers and
 //!   carry the current generation (older ones answer superseded changes and are ignored):
 //!   `ENOENT` (delete of a filter that is gone) is harmless, or re-adds the wanted filters if
@@ -50,44 +52,20 @@ use core::ffi::{c_int, CStr};
 use core::time::Duration;
 use std::io;
 
-#[cfg(any(
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "macos"
-))]
+#[cfg(evring_kqueue)]
 mod os;
-#[cfg(any(
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "macos"
-))]
+#[cfg(evring_kqueue)]
 pub mod sys;
 #[cfg(test)]
 mod tests;
 
 /// The kqueue backend on the real kernel.
-#[cfg(any(
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "macos"
-))]
+#[cfg(evring_kqueue)]
 pub type RealKqueue = Kqueue<sys::RealKernel>;
 
 /// True where this build has the kqueue backend.
 pub fn available() -> bool {
-    cfg!(any(
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "macos"
-    ))
+    cfg!(evring_kqueue)
 }
 
 /// Smallest wait the backend honours (libev: kqueue takes a `timespec`).
@@ -165,8 +143,9 @@ pub fn wait_timeout(t: f64) -> Option<Duration> {
         return None;
     }
     let secs = t.trunc();
-    let nanos = ((t - secs) * 1e9).ceil();
-    // `nanos` is at most 1e9; Duration::new carries a full second over.
+    // Up to the next nanosecond, ignoring floating-point noise far below one (so that 0.3
+    // stays 300 ms). `nanos` is at most 1e9; Duration::new carries a full second over.
+    let nanos = ((t - secs) * 1e9 - 1e-3).ceil().max(0.0);
     Some(Duration::new(secs as u64, nanos as u32))
 }
 
