@@ -1246,4 +1246,67 @@ mod tests {
             }
         }
     }
+
+    /// In a forked child the backend never touches the parent's ring: modify is ignored,
+    /// poll asks for a rebuild without waiting, and recreate gives a working new ring.
+    #[test]
+    fn forked_child_rebuilds() {
+        if !available() {
+            return;
+        }
+        for mode in [Mode::Poll, Mode::EpollCtl, Mode::EpollWait] {
+            let Some(mut b) = Uring::build(mode) else {
+                continue;
+            };
+            let (x, y) = pair();
+            let mut anfds = table(64);
+            let mut out = PollOut::default();
+            let r = EV_READ as u8;
+            anfds[x as usize].events = r;
+            b.modify(&mut anfds, x, 0, r);
+            b.poll(&mut anfds, 0.0, &mut out);
+            // SAFETY: plain fork; the child only runs code that is fork-safe here
+            // (no other threads are touched) and ends with _exit.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0);
+            if pid == 0 {
+                let mut ok = true;
+                let g = anfds[x as usize].egen;
+                b.modify(&mut anfds, x, r, r);
+                ok &= anfds[x as usize].egen == g; // ignored: not our ring
+                let t0 = sys::monotonic();
+                let mut o = PollOut::default();
+                b.poll(&mut anfds, 5.0, &mut o);
+                ok &= o.rebuild && o.ready.is_empty() && sys::monotonic() - t0 < 1.0;
+                ok &= b.recreate();
+                anfds[x as usize].eflags = 0;
+                b.modify(&mut anfds, x, 0, r);
+                write1(y);
+                let mut o = PollOut::default();
+                b.poll(&mut anfds, 1.0, &mut o);
+                ok &= o.ready == vec![(x, r as i32)];
+                drop(b);
+                // SAFETY: ends the child without running the test harness's atexit code.
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+            }
+            let mut st = 0;
+            // SAFETY: waiting for our own child.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut st, 0) }, pid);
+            assert!(
+                libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0,
+                "{mode:?}"
+            );
+            // the parent's ring is intact
+            let mut c = 0u8;
+            // SAFETY: draining the byte the child wrote (shared socket).
+            unsafe { libc::recv(x, &mut c as *mut u8 as *mut _, 1, libc::MSG_DONTWAIT) };
+            write1(y);
+            out.ready.clear();
+            b.poll(&mut anfds, 1.0, &mut out);
+            assert_eq!(out.ready, vec![(x, r as i32)], "{mode:?}");
+            assert!(!out.rebuild);
+            sys::close(x);
+            sys::close(y);
+        }
+    }
 }
