@@ -67,7 +67,7 @@ static int kernel_at_least(int maj, int min)
 
 int main(int argc, char **argv)
 {
-  char self[4096], out[] = "/tmp/t_uring_strace.XXXXXX", line[512];
+  char self[4096], out[] = "t_uring_strace.XXXXXX", line[512];
   const char *mode = getenv("EVRING_URING_MODE");
   int fd, st, markers = 0, enters = 0, ctls = 0, waits = 0, expect_waits;
   ssize_t n;
