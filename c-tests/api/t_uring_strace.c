@@ -5,8 +5,9 @@
  * iteration blocks until a 1 ms timer. Between two getppid() markers we count the syscalls:
  *   epollctl strategy (the default): N io_uring_enter + N epoll_wait, no epoll_ctl
  *     (libev's epoll: N epoll_wait + N*K epoll_ctl);
- *   EVRING_URING_MODE=poll and =epollwait: exactly N io_uring_enter, no epoll_ctl, no
- *     epoll_wait.
+ *   EVRING_URING_MODE=poll: exactly N io_uring_enter, no epoll_ctl, no epoll_wait;
+ *   EVRING_URING_MODE=epollwait: N io_uring_enter, no epoll_ctl, and an epoll_wait only in
+ *     iterations whose timer was already due (non-blocking: changes batched, then epoll_wait).
  * The epollwait strategy needs IORING_OP_EPOLL_WAIT (Linux 6.15); on older kernels evring
  * runs the epollctl strategy, and so does this check. Skipped without strace, or when
  * io_uring is unavailable/forced off. */
@@ -111,12 +112,13 @@ int main(int argc, char **argv)
   unlink(out);
   CHECK_EQ_INT(markers, 2);
   if (mode && !strcmp(mode, "poll")) expect_waits = 0;
-  else if (mode && !strcmp(mode, "epollwait")) expect_waits = kernel_at_least(6, 15) ? 0 : N;
+  else if (mode && !strcmp(mode, "epollwait")) expect_waits = kernel_at_least(6, 15) ? -1 : N;
   else expect_waits = N;
   fprintf(stderr, "enters=%d epoll_ctl=%d epoll_wait=%d (N=%d K=%d)\n", enters, ctls, waits, N, K);
   CHECK_EQ_INT(enters, N);
   CHECK_EQ_INT(ctls, 0);
-  CHECK_EQ_INT(waits, expect_waits);
+  if (expect_waits >= 0) CHECK_EQ_INT(waits, expect_waits);
+  else CHECK(waits <= N / 2); /* epollwait: only iterations whose timer was already due */
   TRACE("%d blocking iterations with %d changes each: one io_uring_enter each, no epoll_ctl", N, K);
   return 0;
 }

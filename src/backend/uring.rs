@@ -682,8 +682,10 @@ impl Uring {
                 self.ctl_failed(anfds, ch, err, out);
             }
             self.epoll_wait(timeout)
-        } else if self.mode == Mode::EpollWait {
-            // Also for a zero timeout: the link timeout then fires at once, one syscall.
+        } else if self.mode == Mode::EpollWait && timeout > 0.0 {
+            // Not for a zero timeout: a 0 ns LINK_TIMEOUT can cancel the wait before it has
+            // harvested fds that are ready (measured: an fd made ready by this very batch was
+            // reported one iteration late), so non-blocking iterations use epoll_wait.
             self.ctl_and_wait(anfds, Some(timeout), out)
         } else {
             self.ctl_and_wait(anfds, None, out);
