@@ -4,7 +4,8 @@
 //! `modify` while applying the fd changes collected since the last iteration ("fd reify"),
 //! `poll` to wait, `fork` to rebuild kernel state in a new process. Nothing here is ever
 //! called from `ev_io_start`/`ev_io_stop`, which is what makes a forked child that stops
-//! watchers on an inherited loop harmless to its parent.
+//! watchers on an inherited loop harmless to its parent -- except `fd_released`, which only
+//! the io_uring poll strategy implements, and which does nothing in a forked child.
 //!
 //! Backends report results through [`PollOut`]: readiness `(fd, revents)` pairs, fds whose
 //! registration the kernel rejected (the loop stops their watchers and feeds `EV_ERROR`, the
@@ -199,6 +200,17 @@ impl Backend {
             Backend::Poll(b) => b.modify(fd, oev, nev),
             Backend::Select(b) => b.modify(fd, oev, nev),
         }
+    }
+
+    /// The last io watcher of `fd` was stopped (called from `ev_io_stop`, unlike the other
+    /// methods). Only a backend whose kernel object holds a reference to the file (io_uring
+    /// poll requests) acts on it, and never in a forked child.
+    pub fn fd_released(&mut self, anfds: &mut [Anfd], fd: i32) {
+        #[cfg(target_os = "linux")]
+        if let Backend::Uring(b) = self {
+            b.fd_released(anfds, fd);
+        }
+        let _ = (anfds, fd);
     }
 
     /// Wait up to `timeout` seconds and report readiness into `out`.

@@ -503,6 +503,36 @@ impl Uring {
         }
     }
 
+    /// `ev_io_stop` removed the fd's last watcher. Poll strategy: an armed POLL_ADD holds a
+    /// reference to the file, so cancel it synchronously (IORING_REGISTER_SYNC_CANCEL, 6.0+:
+    /// no SQ/CQ access, so this is safe even while another thread waits in `poll` under
+    /// libev's release/acquire hooks). The cancelled request's CQE carries the old generation
+    /// and is dropped. Never in a forked child: those requests are the parent's.
+    pub fn fd_released(&mut self, anfds: &mut [Anfd], fd: c_int) {
+        if self.mode != Mode::Poll || self.foreign() {
+            return;
+        }
+        let Some(a) = anfds.get_mut(fd as usize) else {
+            return;
+        };
+        if a.eflags & ARMED == 0 {
+            return;
+        }
+        let ud = ud_poll(fd as u32, a.egen);
+        a.eflags &= !ARMED;
+        a.egen = a.egen.wrapping_add(1);
+        a.emask = 0;
+        // The loop's change list already holds the fd (ev_io_stop queued it): make sure a
+        // restart with the same mask in this iteration still reaches `modify` to re-arm.
+        a.reify |= crate::ffi::abi::EV__IOFDSET as u8;
+        // ENOENT: it completed meanwhile (its CQE is stale now); other errors (kernel < 6.0):
+        // the removal stays lazy, as in libev.
+        let _ = self
+            .ring
+            .submitter()
+            .register_sync_cancel(None, types::CancelBuilder::user_data(ud));
+    }
+
     /// Queue an SQE; when the SQ is full, hand the queued ones to the kernel first.
     fn push(&mut self, e: &squeue::Entry) {
         loop {
