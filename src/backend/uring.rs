@@ -280,6 +280,11 @@ pub fn available() -> bool {
                     if let Ok(mut g) = SPARE.lock() {
                         *g = Some(Spare { ring, forkgen });
                     }
+                } else {
+                    // Unusable (kernel too old): keep it open anyway, as closing it would
+                    // interrupt the epoll backend's first wait with a spurious EINTR (see
+                    // SPARE). One descriptor for the life of the process.
+                    core::mem::forget(ring);
                 }
                 ok
             }
