@@ -4,7 +4,8 @@
 //! `modify` while applying the fd changes collected since the last iteration ("fd reify"),
 //! `poll` to wait, `fork` to rebuild kernel state in a new process. Nothing here is ever
 //! called from `ev_io_start`/`ev_io_stop`, which is what makes a forked child that stops
-//! watchers on an inherited loop harmless to its parent.
+//! watchers on an inherited loop harmless to its parent -- except `fd_released`, which only
+//! the io_uring poll strategy implements, and which does nothing in a forked child.
 //!
 //! Backends report results through [`PollOut`]: readiness `(fd, revents)` pairs, fds whose
 //! registration the kernel rejected (the loop stops their watchers and feeds `EV_ERROR`, the
@@ -16,6 +17,8 @@ pub mod epoll;
 pub mod kqueue;
 pub mod poll;
 pub mod select;
+#[cfg(target_os = "linux")]
+pub mod uring;
 
 use crate::ffi::abi::*;
 
@@ -62,6 +65,8 @@ pub struct PollOut {
 }
 
 pub enum Backend {
+    #[cfg(target_os = "linux")]
+    Uring(Box<uring::Uring>),
     #[cfg(evring_kqueue)]
     Kqueue(kqueue::RealKqueue),
     #[cfg(target_os = "linux")]
@@ -76,6 +81,10 @@ pub fn supported() -> u32 {
     #[cfg(target_os = "linux")]
     if epoll::Epoll::available() {
         s |= EVBACKEND_EPOLL;
+    }
+    #[cfg(target_os = "linux")]
+    if uring::available() {
+        s |= EVBACKEND_IOURING;
     }
     if kqueue::available() {
         s |= EVBACKEND_KQUEUE;
@@ -110,6 +119,17 @@ pub fn embeddable() -> u32 {
 impl Backend {
     /// Create the first backend of `flags` that works, in libev's preference order.
     pub fn init(flags: u32) -> Option<Backend> {
+        #[cfg(target_os = "linux")]
+        if flags & EVBACKEND_IOURING != 0 {
+            if let Some(b) = uring::Uring::new() {
+                return Some(Backend::Uring(Box::new(b)));
+            }
+            // io_uring unusable here (seccomp, sysctl, old kernel, ...): the other requested
+            // backends, and epoll when io_uring was the only one (silent fallback).
+            if flags & (EVBACKEND_EPOLL | EVBACKEND_POLL | EVBACKEND_SELECT) == 0 {
+                return epoll::Epoll::new().map(Backend::Epoll);
+            }
+        }
         #[cfg(evring_kqueue)]
         if flags & EVBACKEND_KQUEUE != 0 {
             if let Some(b) = kqueue::RealKqueue::new() {
@@ -134,6 +154,8 @@ impl Backend {
     /// The `EVBACKEND_*` bit of this backend.
     pub fn kind(&self) -> u32 {
         match self {
+            #[cfg(target_os = "linux")]
+            Backend::Uring(_) => EVBACKEND_IOURING,
             #[cfg(evring_kqueue)]
             Backend::Kqueue(_) => EVBACKEND_KQUEUE,
             #[cfg(target_os = "linux")]
@@ -156,6 +178,8 @@ impl Backend {
     /// The kernel object's fd, or -1.
     pub fn fd(&self) -> i32 {
         match self {
+            #[cfg(target_os = "linux")]
+            Backend::Uring(b) => b.fd(),
             #[cfg(evring_kqueue)]
             Backend::Kqueue(b) => b.fd(),
             #[cfg(target_os = "linux")]
@@ -167,6 +191,8 @@ impl Backend {
     /// Tell the kernel that `fd`'s wanted events changed from `oev` to `nev`.
     pub fn modify(&mut self, anfds: &mut [Anfd], fd: i32, oev: u8, nev: u8, out: &mut PollOut) {
         match self {
+            #[cfg(target_os = "linux")]
+            Backend::Uring(b) => b.modify(anfds, fd, oev, nev),
             #[cfg(evring_kqueue)]
             Backend::Kqueue(b) => b.modify(anfds, fd, oev, nev, out),
             #[cfg(target_os = "linux")]
@@ -176,9 +202,22 @@ impl Backend {
         }
     }
 
+    /// The last io watcher of `fd` was stopped (called from `ev_io_stop`, unlike the other
+    /// methods). Only a backend whose kernel object holds a reference to the file (io_uring
+    /// poll requests) acts on it, and never in a forked child.
+    pub fn fd_released(&mut self, anfds: &mut [Anfd], fd: i32) {
+        #[cfg(target_os = "linux")]
+        if let Backend::Uring(b) = self {
+            b.fd_released(anfds, fd);
+        }
+        let _ = (anfds, fd);
+    }
+
     /// Wait up to `timeout` seconds and report readiness into `out`.
     pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
         match self {
+            #[cfg(target_os = "linux")]
+            Backend::Uring(b) => b.poll(anfds, timeout, out),
             #[cfg(evring_kqueue)]
             Backend::Kqueue(b) => b.poll(anfds, timeout, out),
             #[cfg(target_os = "linux")]
@@ -191,6 +230,17 @@ impl Backend {
     /// Rebuild kernel state in a new process (or after interference). Returns true when the
     /// loop must re-register every fd with interest.
     pub fn fork(&mut self) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Backend::Uring(b) = self {
+            if !b.recreate() {
+                // No new ring (or the old one failed at run time): continue on epoll.
+                match epoll::Epoll::new() {
+                    Some(e) => *self = Backend::Epoll(e),
+                    None => crate::ffi::globals::syserr(c"(libev) epoll_create"),
+                }
+            }
+            return true;
+        }
         match self {
             #[cfg(evring_kqueue)]
             Backend::Kqueue(b) => b.fork(),
@@ -200,6 +250,8 @@ impl Backend {
                 true
             }
             Backend::Poll(_) | Backend::Select(_) => false,
+            #[cfg(target_os = "linux")]
+            Backend::Uring(_) => unreachable!(),
         }
     }
 }

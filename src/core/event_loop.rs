@@ -650,6 +650,13 @@ impl Loop {
         Self::wlist_del(head, w);
         self.stop_w(w);
         self.fd_change(fd, REIFY);
+        if self.anfds[fd as usize].head.is_null() {
+            // Last watcher gone: a backend whose kernel object holds the file (io_uring poll)
+            // lets go of it now, so that a close() right after this call releases the file.
+            // (It marks the fd EV__IOFDSET if it did: a restart in the same iteration must
+            // re-register even though the mask looks unchanged.)
+            self.backend.fd_released(&mut self.anfds, fd);
+        }
     }
 
     /// Apply the fd changes collected since the last iteration: one backend call per fd
@@ -738,6 +745,8 @@ impl Loop {
     /// Make every fd with interest re-register on the next reify (new kernel object).
     fn fd_rearm_all(&mut self) {
         for fd in 0..self.anfds.len() {
+            // The backend's per-fd flags described the old kernel object.
+            self.anfds[fd].eflags = 0;
             if self.anfds[fd].events != 0 {
                 self.anfds[fd].events = 0;
                 self.anfds[fd].emask = 0;

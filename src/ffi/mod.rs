@@ -13,6 +13,8 @@
 
 pub mod abi;
 pub mod api;
+#[cfg(target_os = "linux")]
+pub mod atfork;
 pub mod callbacks;
 pub mod globals;
 pub mod unimplemented;

@@ -1,0 +1,124 @@
+/* evring-test: backends=128 mode=self timeout=60 lanes=dynamic */
+/* evring-only: syscalls of a blocking loop iteration with K interest changes (strace).
+ * A worker (this program re-executed under `strace -f`) runs N iterations; before each, it
+ * changes the mask of K=8 watchers (pipe read ends: READ <-> WRITE, never ready) and the
+ * iteration blocks until a 1 ms timer. Between two getppid() markers we count the syscalls:
+ *   epollctl strategy (the default): N io_uring_enter + N epoll_wait, no epoll_ctl
+ *     (libev's epoll: N epoll_wait + N*K epoll_ctl);
+ *   EVRING_URING_MODE=poll: exactly N io_uring_enter, no epoll_ctl, no epoll_wait;
+ *   EVRING_URING_MODE=epollwait: N io_uring_enter, no epoll_ctl, and an epoll_wait only in
+ *     iterations whose timer was already due (non-blocking: changes batched, then epoll_wait).
+ * The epollwait strategy needs IORING_OP_EPOLL_WAIT (Linux 6.15); on older kernels evring
+ * runs the epollctl strategy, and so does this check. Skipped without strace, or when
+ * io_uring is unavailable/forced off. */
+#include "test.h"
+
+#include <sys/utsname.h>
+#include <sys/wait.h>
+
+#define K 8
+#define N 50
+
+static void nop_timer(struct ev_loop *l, ev_timer *t, int revents)
+{
+  (void)l; (void)t; (void)revents;
+}
+
+static void nop_io(struct ev_loop *l, ev_io *w, int revents)
+{
+  (void)l; (void)w; (void)revents;
+  CHECK(!"never ready");
+}
+
+static int worker(void)
+{
+  struct ev_loop *l = ev_default_loop(0);
+  ev_io w[K];
+  ev_timer t;
+  int i, it, p[K][2];
+  CHECK(l && ev_backend(l) == EVBACKEND_IOURING);
+  for (i = 0; i < K; i++) {
+    CHECK(pipe(p[i]) == 0);
+    ev_io_init(&w[i], nop_io, p[i][0], EV_READ);
+    ev_io_start(l, &w[i]);
+  }
+  ev_timer_init(&t, nop_timer, 0.001, 0.001);
+  ev_timer_start(l, &t);
+  for (it = 0; it < 3; it++) ev_run(l, EVRUN_ONCE); /* settle */
+  getppid();
+  for (it = 0; it < N; it++) {
+    for (i = 0; i < K; i++) {
+      ev_io_stop(l, &w[i]);
+      ev_io_set(&w[i], p[i][0], (it & 1) ? EV_READ : EV_WRITE);
+      ev_io_start(l, &w[i]);
+    }
+    ev_run(l, EVRUN_ONCE);
+  }
+  getppid();
+  return 0;
+}
+
+static int kernel_at_least(int maj, int min)
+{
+  struct utsname u;
+  int a = 0, b = 0;
+  if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &a, &b) != 2) return 0;
+  return a > maj || (a == maj && b >= min);
+}
+
+int main(int argc, char **argv)
+{
+  char self[4096], out[] = "t_uring_strace.XXXXXX", line[512];
+  const char *mode = getenv("EVRING_URING_MODE");
+  int fd, st, markers = 0, enters = 0, ctls = 0, waits = 0, expect_waits;
+  ssize_t n;
+  pid_t pid;
+  FILE *f;
+  struct ev_loop *l;
+
+  if (argc > 1 && !strcmp(argv[1], "worker")) return worker();
+  WATCHDOG(55);
+  if (getenv("EVRING_URING_FAIL")) SKIP("io_uring forced off");
+  l = test_default_loop();
+  if (ev_backend(l) != EVBACKEND_IOURING) SKIP("io_uring not in use");
+  if (system("strace -V >/dev/null 2>&1") != 0) SKIP("strace not available");
+  n = readlink("/proc/self/exe", self, sizeof self - 1);
+  CHECK(n > 0);
+  self[n] = 0;
+  fd = mkstemp(out);
+  CHECK(fd >= 0);
+  close(fd);
+  pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    execlp("strace", "strace", "-f", "-qq", "-o", out, "-e",
+           "trace=io_uring_enter,epoll_ctl,epoll_wait,epoll_pwait,epoll_pwait2,getppid",
+           self, "worker", (char *)NULL);
+    _exit(127);
+  }
+  CHECK(waitpid(pid, &st, 0) == pid);
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 127) SKIP("cannot run strace");
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  f = fopen(out, "r");
+  CHECK(f != NULL);
+  while (fgets(line, sizeof line, f)) {
+    if (strstr(line, "getppid(")) { markers++; continue; }
+    if (markers != 1) continue;
+    if (strstr(line, "io_uring_enter(")) enters++;
+    else if (strstr(line, "epoll_ctl(")) ctls++;
+    else if (strstr(line, "epoll_wait(") || strstr(line, "epoll_pwait")) waits++;
+  }
+  fclose(f);
+  unlink(out);
+  CHECK_EQ_INT(markers, 2);
+  if (mode && !strcmp(mode, "poll")) expect_waits = 0;
+  else if (mode && !strcmp(mode, "epollwait")) expect_waits = kernel_at_least(6, 15) ? -1 : N;
+  else expect_waits = N;
+  fprintf(stderr, "enters=%d epoll_ctl=%d epoll_wait=%d (N=%d K=%d)\n", enters, ctls, waits, N, K);
+  CHECK_EQ_INT(enters, N);
+  CHECK_EQ_INT(ctls, 0);
+  if (expect_waits >= 0) CHECK_EQ_INT(waits, expect_waits);
+  else CHECK(waits <= N / 2); /* epollwait: only iterations whose timer was already due */
+  TRACE("%d blocking iterations with %d changes each: one io_uring_enter each, no epoll_ctl", N, K);
+  return 0;
+}

@@ -1,0 +1,1349 @@
+//! io_uring backend (`EVBACKEND_IOURING`, Linux ≥ 5.11).
+//!
+//! Three strategies, chosen by the private environment variable `EVRING_URING_MODE`
+//! (`poll`, `epollctl`, `epollwait`; the default is [`DEFAULT_MODE`], picked by the
+//! measurements in bench/uring/RESULTS.md):
+//!
+//! * `poll`: one-shot `IORING_OP_POLL_ADD` per fd with the union mask, re-armed after every
+//!   completion (libev's `ev_iouring.c`; io_uring poll is edge-triggered after the first
+//!   completion, so multishot cannot give level-triggered semantics). Interest changes are
+//!   `POLL_REMOVE` + `POLL_ADD` with a new generation; the re-arms, changes and the wait (the
+//!   timeout rides on the enter through `EXT_ARG`, in ns) are one `io_uring_enter`.
+//!   Limitation: an armed poll holds a reference to the file, so between `ev_io_stop` and the
+//!   next `ev_run` iteration a `close(fd)` does not release the file.
+//! * `epollctl`: epoll gives level-triggered readiness, exactly as the epoll backend; the
+//!   interest changes of one iteration go to the kernel as `IORING_OP_EPOLL_CTL` requests in
+//!   one enter that waits for all of them, before `epoll_wait` (a single change uses plain
+//!   `epoll_ctl`, as libuv does).
+//! * `epollwait` (kernel 6.15+, probed): the `EPOLL_CTL` requests and one
+//!   `IORING_OP_EPOLL_WAIT` go in ONE enter, so changes and the wait cost one syscall;
+//!   iterations without changes use plain `epoll_wait`.
+//!
+//! ## The in-flight wait hazard (`epollwait`)
+//! An `EPOLL_WAIT` request still in flight when the iteration ends would harvest readiness
+//! later, at an unknown time: while the application reads its (blocking) sockets outside the
+//! loop, the request could consume an event for data the application has already read, and
+//! the next iteration would deliver that stale readiness -- a blocking `read()` then hangs
+//! (pgagroal uses blocking sockets, one read per callback). So a wait is always finished
+//! before we look at any event or return: the chain is
+//! `CTL (HARDLINK) → … → CTL (HARDLINK) → EPOLL_WAIT (LINK) → LINK_TIMEOUT (ns)`, and we keep
+//! entering (without new SQEs; EINTR just re-enters) until the CQEs of every CTL, of the wait
+//! and of the timeout have been reaped: each of these requests posts exactly one CQE, so "all
+//! reaped" means "nothing in flight". Linking guarantees that the CTLs are applied, in order,
+//! before the wait starts (hard links keep the chain going when a CTL fails). Measured cost:
+//! each link step is queued as task work (~2 µs per step), and `IO_DRAIN` instead of links
+//! was slower still (and hung t_uring_reuse), which is why this strategy is not the default.
+//!
+//! The `epollctl` strategy does not link its CTLs: they are issued inline, in order, and the
+//! enter waits for all of their CQEs before `epoll_wait` runs, so even one punted to io-wq
+//! (after -EAGAIN) is applied before the wait. The only same-fd pair a batch could hold (a
+//! queued prune, then a real change) is merged in `modify`.
+//!
+//! `EPOLL_CTL` errors arrive as CQEs and are handled as the epoll backend handles them
+//! synchronously (ENOENT on MOD → ADD; EEXIST on ADD → the kernel kept the OLD registration:
+//! keep the old generation if the mask is right, else MOD; EPERM → always-ready list; EBADF
+//! and others → `EV_ERROR`). A fix-up runs with plain `epoll_ctl` after the wait already
+//! looked at the fd: its events of this wait carry the old generation and are dropped
+//! (not treated as interference), and the next wait is made non-blocking so the fd's
+//! level-triggered readiness is reported then.
+//!
+//! ## Fork
+//! The ring mappings are `MADV_DONTFORK` (a child has no mapping at all), and the backend
+//! remembers the process generation ([`crate::ffi::atfork`]) it was created in. In any other
+//! process every call refuses to touch the ring or the shared epoll set: `modify` ignores the
+//! change, `poll` returns at once asking for a rebuild (the loop then calls `fork`, which
+//! builds a new ring and epoll set, and re-registers every fd), and `Drop` only closes the
+//! descriptors (no munmap: the io-uring crate's `Drop` would unmap addresses that in the
+//! child may hold unrelated mappings, and no unregister).
+
+use super::{Anfd, PollOut};
+use crate::ffi::abi::{EV_READ, EV_WRITE};
+use crate::ffi::atfork;
+use crate::sys;
+use core::ffi::c_int;
+use core::sync::atomic::{AtomicU64, Ordering};
+use io_uring::{cqueue, opcode, squeue, types, IoUring, Probe};
+use std::mem::ManuallyDrop;
+use std::sync::{Mutex, OnceLock};
+
+/// Readiness strategy.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    Poll,
+    EpollCtl,
+    EpollWait,
+}
+
+/// The measured winner (bench/uring/RESULTS.md).
+pub const DEFAULT_MODE: Mode = Mode::EpollCtl;
+
+/// Simulated setup failures (`EVRING_URING_FAIL`), for the fallback tests.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Fail {
+    /// `io_uring_setup` fails with this errno (ENOSYS, EPERM, ENOMEM, EINVAL at every rung).
+    Errno(c_int),
+    /// The ring builds but lacks the features we need (kernel < 5.11).
+    Old,
+}
+
+pub fn parse_fail(v: &str) -> Option<Fail> {
+    Some(match v {
+        "enosys" => Fail::Errno(libc::ENOSYS),
+        "eperm" => Fail::Errno(libc::EPERM),
+        "enomem" => Fail::Errno(libc::ENOMEM),
+        "einval" => Fail::Errno(libc::EINVAL),
+        "old" => Fail::Old,
+        _ => return None,
+    })
+}
+
+pub fn parse_mode(v: &str) -> Option<Mode> {
+    Some(match v {
+        "poll" => Mode::Poll,
+        "epollctl" => Mode::EpollCtl,
+        "epollwait" => Mode::EpollWait,
+        _ => return None,
+    })
+}
+
+fn env(name: &str) -> Option<String> {
+    if sys::is_setid() {
+        return None;
+    }
+    std::env::var(name).ok()
+}
+
+fn fail_knob() -> Option<Fail> {
+    env("EVRING_URING_FAIL").and_then(|v| parse_fail(&v))
+}
+
+fn mode_knob() -> Mode {
+    env("EVRING_URING_MODE")
+        .and_then(|v| parse_mode(&v))
+        .unwrap_or(DEFAULT_MODE)
+}
+
+// ---------------------------------------------------------------------------- user_data
+
+/// Completion tags. Poll requests carry `gen << 32 | fd`; the other kinds use low words no
+/// fd can have (fds are < 2^31).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Tag {
+    Poll { fd: u32, gen: u32 },
+    Ctl(u32),
+    Wait,
+    Timeout,
+    Ignore,
+}
+
+const LOW_IGNORE: u32 = u32::MAX;
+const LOW_WAIT: u32 = u32::MAX - 1;
+const LOW_TIMEOUT: u32 = u32::MAX - 2;
+const LOW_CTL: u32 = u32::MAX - 3;
+
+pub const UD_IGNORE: u64 = u64::MAX;
+pub const UD_WAIT: u64 = LOW_WAIT as u64;
+pub const UD_TIMEOUT: u64 = LOW_TIMEOUT as u64;
+
+pub const fn ud_poll(fd: u32, gen: u32) -> u64 {
+    (gen as u64) << 32 | fd as u64
+}
+
+pub const fn ud_ctl(idx: u32) -> u64 {
+    (idx as u64) << 32 | LOW_CTL as u64
+}
+
+pub fn decode(ud: u64) -> Tag {
+    let low = ud as u32;
+    let high = (ud >> 32) as u32;
+    match low {
+        LOW_IGNORE => Tag::Ignore,
+        LOW_WAIT => Tag::Wait,
+        LOW_TIMEOUT => Tag::Timeout,
+        LOW_CTL => Tag::Ctl(high),
+        fd if fd <= i32::MAX as u32 => Tag::Poll { fd, gen: high },
+        _ => Tag::Ignore,
+    }
+}
+
+// ---------------------------------------------------------------------------- eflags bits
+
+/// epoll modes: the fd is on the always-ready list (as in the epoll backend).
+const EPERM_LISTED: u8 = 1;
+/// poll mode: a POLL_ADD with the fd's current generation is in the kernel.
+const ARMED: u8 = 2;
+/// poll mode: the fd is on the arm list.
+const QUEUED: u8 = 4;
+/// epoll modes: a synchronous fix-up changed the fd's registration after the wait saw it.
+const FIXED: u8 = 8;
+/// epoll modes: a prune (narrowing MOD/DEL) for the fd is in `changes`.
+const PRUNE_QUEUED: u8 = 16;
+/// `emask` value for always-ready fds.
+const EMASK_EPERM: u8 = 0x80;
+
+// ---------------------------------------------------------------------------- ring setup
+
+/// `IORING_ENTER_GETEVENTS`.
+const GETEVENTS: u32 = 1;
+
+const SQ_ENTRIES: u32 = 1024;
+const CQ_ENTRIES: u32 = 4096;
+
+/// Build a ring with a flag ladder: COOP_TASKRUN|TASKRUN_FLAG|SUBMIT_ALL (5.19) first, no
+/// flags on EINVAL. Never SINGLE_ISSUER/DEFER_TASKRUN: a libev loop may move between threads.
+fn make_ring(sq: u32, cq: u32, fail: Option<Fail>) -> Result<IoUring, c_int> {
+    let mut last = libc::EINVAL;
+    for level in 0..2 {
+        if let Some(Fail::Errno(e)) = fail {
+            if e == libc::EINVAL {
+                continue;
+            }
+            return Err(e);
+        }
+        let mut b = IoUring::<squeue::Entry, cqueue::Entry>::builder();
+        b.setup_cqsize(cq).setup_clamp();
+        if !under_valgrind() {
+            b.dontfork();
+        }
+        if level == 0 {
+            b.setup_submit_all()
+                .setup_coop_taskrun()
+                .setup_taskrun_flag();
+        }
+        match b.build(sq) {
+            Ok(r) => return Ok(r),
+            Err(e) => {
+                last = e.raw_os_error().unwrap_or(libc::EINVAL);
+                if last != libc::EINVAL {
+                    return Err(last);
+                }
+            }
+        }
+    }
+    Err(last)
+}
+
+/// Valgrind does not model MADV_DONTFORK: in a forked child it still believes the parent's
+/// ring mappings exist and aborts when the child maps its new ring at the same address. Under
+/// valgrind the mappings are therefore inherited; the child still never uses them (the
+/// process generation check above is what keeps it off the parent's ring).
+fn under_valgrind() -> bool {
+    std::env::var_os("LD_PRELOAD").is_some_and(|v| v.to_string_lossy().contains("vgpreload"))
+}
+
+/// What the kernel supports for `want`: `None` = io_uring unusable (use epoll), else the
+/// mode we can run (`epollwait` degrades to `epollctl` before 6.15).
+fn probe(ring: &IoUring, want: Mode, fail: Option<Fail>) -> Option<Mode> {
+    if fail == Some(Fail::Old) {
+        return None;
+    }
+    let p = ring.params();
+    if !p.is_feature_nodrop() || !p.is_feature_ext_arg() {
+        return None;
+    }
+    let mut pr = Probe::new();
+    if ring.submitter().register_probe(&mut pr).is_err() {
+        return None;
+    }
+    let has = |c: u8| pr.is_supported(c);
+    let has_ctl = has(opcode::EpollCtl::CODE);
+    let has_poll = has(opcode::PollAdd::CODE) && has(opcode::PollRemove::CODE);
+    let has_wait = has_ctl && has(opcode::EpollWait::CODE) && has(opcode::LinkTimeout::CODE);
+    match want {
+        Mode::Poll if has_poll => Some(Mode::Poll),
+        Mode::EpollWait if has_wait => Some(Mode::EpollWait),
+        Mode::EpollWait | Mode::EpollCtl if has_ctl => Some(Mode::EpollCtl),
+        _ => None,
+    }
+}
+
+/// The ring made by the availability probe, kept for the first loop: closing a ring that
+/// this task used queues kernel task work with TWA_SIGNAL (io_ring_exit_work), which makes
+/// the next blocking syscall of the task -- our epoll_wait -- fail with a spurious EINTR.
+struct Spare {
+    ring: IoUring,
+    forkgen: u64,
+}
+static SPARE: Mutex<Option<Spare>> = Mutex::new(None);
+
+/// Whether this process can run the io_uring backend (probed once).
+pub fn available() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    *OK.get_or_init(|| {
+        atfork::ensure_registered();
+        let fail = fail_knob();
+        match make_ring(SQ_ENTRIES, CQ_ENTRIES, fail) {
+            Ok(ring) => {
+                let ok = probe(&ring, mode_knob(), fail).is_some();
+                if ok {
+                    let forkgen = atfork::generation();
+                    if let Ok(mut g) = SPARE.lock() {
+                        *g = Some(Spare { ring, forkgen });
+                    }
+                } else {
+                    // Unusable (kernel too old): keep it open anyway, as closing it would
+                    // interrupt the epoll backend's first wait with a spurious EINTR (see
+                    // SPARE). One descriptor for the life of the process.
+                    core::mem::forget(ring);
+                }
+                ok
+            }
+            Err(_) => false,
+        }
+    })
+}
+
+/// The probe's ring if it is still unused and belongs to this process.
+fn take_spare() -> Option<IoUring> {
+    let spare = SPARE.lock().ok()?.take()?;
+    if spare.forkgen == atfork::generation() {
+        return Some(spare.ring);
+    }
+    // Inherited from the parent: not mapped here (MADV_DONTFORK); just close the fd.
+    use std::os::fd::AsRawFd;
+    let ring = ManuallyDrop::new(spare.ring);
+    sys::close(ring.as_raw_fd());
+    None
+}
+
+// ---------------------------------------------------------------------------- backend
+
+/// One queued `epoll_ctl` (epoll modes).
+#[derive(Clone, Copy, Debug)]
+struct Change {
+    op: c_int,
+    fd: c_int,
+    mask: u8,
+    data: u64,
+    /// Kernel mask before this change (for the EEXIST rule).
+    oldmask: u8,
+    /// Narrowing of a too-wide lazy registration found by the wait (no generation change).
+    prune: bool,
+}
+
+pub struct Uring {
+    ring: ManuallyDrop<IoUring>,
+    mode: Mode,
+    /// [`atfork::generation`] when the ring was made.
+    forkgen: u64,
+    pid: c_int,
+    /// epoll instance (epoll modes), else -1.
+    epfd: c_int,
+    changes: Vec<Change>,
+    ctl_evs: Vec<libc::epoll_event>,
+    events: Vec<libc::epoll_event>,
+    eperms: Vec<c_int>,
+    fixed: Vec<c_int>,
+    /// poll mode: fds to (re)arm at the next submit.
+    arm: Vec<c_int>,
+    cqes: Vec<(u64, i32)>,
+    nonblock_next: bool,
+    /// Our epoll fd number no longer names our epoll instance (the application closed it):
+    /// never close that number; rebuild.
+    epfd_lost: bool,
+    /// A run-time failure: the loop should switch to epoll at the next rebuild.
+    pub broken: bool,
+}
+
+const EV_ZERO: libc::epoll_event = libc::epoll_event { events: 0, u64: 0 };
+
+/// Set when this process closed one of its rings: the kernel then queues task work with
+/// TWA_SIGNAL to every task that used it, so the next blocking wait of such a task fails
+/// with EINTR although no signal arrived (possibly several times: the exit work retries).
+/// An EINTR within [`RING_CLOSE_WINDOW`] seconds of such a close resumes the wait instead of
+/// ending the iteration. That is safe for libev's own signal handling, which always wakes
+/// the loop through an fd (eventfd/pipe or signalfd) that the wait watches.
+static RING_CLOSED_AT: AtomicU64 = AtomicU64::new(0);
+const RING_CLOSE_WINDOW: f64 = 1.0;
+
+fn note_ring_closed() {
+    RING_CLOSED_AT.store(sys::monotonic().to_bits(), Ordering::Relaxed);
+}
+
+fn eintr_from_ring_close() -> bool {
+    let at = RING_CLOSED_AT.load(Ordering::Relaxed);
+    at != 0 && sys::monotonic() - f64::from_bits(at) < RING_CLOSE_WINDOW
+}
+
+fn epoll_create() -> c_int {
+    // SAFETY: no pointers involved.
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    sys::protect_fd(fd)
+}
+
+impl Uring {
+    /// Set up a ring for the strategy chosen by the environment; `None` = use epoll.
+    pub fn new() -> Option<Uring> {
+        if !available() {
+            return None;
+        }
+        Self::build(mode_knob())
+    }
+
+    fn build(want: Mode) -> Option<Uring> {
+        atfork::ensure_registered();
+        let fail = fail_knob();
+        let ring = match take_spare() {
+            Some(r) => r,
+            None => make_ring(SQ_ENTRIES, CQ_ENTRIES, fail).ok()?,
+        };
+        let mode = probe(&ring, want, fail)?;
+        let epfd = if mode == Mode::Poll {
+            -1
+        } else {
+            let fd = epoll_create();
+            if fd < 0 {
+                return None;
+            }
+            fd
+        };
+        Some(Uring {
+            ring: ManuallyDrop::new(ring),
+            mode,
+            forkgen: atfork::generation(),
+            pid: sys::getpid(),
+            epfd,
+            changes: Vec::new(),
+            ctl_evs: Vec::new(),
+            events: vec![EV_ZERO; 64],
+            eperms: Vec::new(),
+            fixed: Vec::new(),
+            arm: Vec::new(),
+            cqes: Vec::new(),
+            nonblock_next: false,
+            epfd_lost: false,
+            broken: false,
+        })
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn fd(&self) -> c_int {
+        if self.epfd >= 0 {
+            self.epfd
+        } else {
+            use std::os::fd::AsRawFd;
+            self.ring.as_raw_fd()
+        }
+    }
+
+    /// True when this object belongs to another process (we are a forked child).
+    #[inline]
+    fn foreign(&self) -> bool {
+        self.forkgen != atfork::generation()
+    }
+
+    /// Replace ring and epoll set (fork, interference, ring trouble). Returns false when no
+    /// new ring can be made: the caller switches to the epoll backend.
+    pub fn recreate(&mut self) -> bool {
+        if self.broken {
+            return false;
+        }
+        let Some(new) = Self::build(self.mode) else {
+            return false;
+        };
+        // Dropping `self` releases (or, in a child, just closes) the old objects.
+        *self = new;
+        true
+    }
+
+    // ------------------------------------------------------------------ modify
+
+    pub fn modify(&mut self, anfds: &mut [Anfd], fd: c_int, oev: u8, nev: u8) {
+        if self.foreign() {
+            // Forked child: never touch the parent's ring or epoll set. `poll` will ask the
+            // loop for a rebuild, which re-registers every fd from the loop's own state.
+            return;
+        }
+        if self.mode == Mode::Poll {
+            self.modify_poll(anfds, fd, nev);
+            return;
+        }
+        if nev == 0 {
+            // Lazy, as the epoll backend: no EPOLL_CTL_DEL for a stop.
+            return;
+        }
+        if anfds[fd as usize].eflags & PRUNE_QUEUED != 0 {
+            // A narrowing of this fd is queued: this change supersedes it.
+            anfds[fd as usize].eflags &= !PRUNE_QUEUED;
+            self.changes.retain(|c| !(c.prune && c.fd == fd));
+        }
+        let a = &mut anfds[fd as usize];
+        let oldmask = a.emask;
+        a.emask = nev;
+        a.egen = a.egen.wrapping_add(1);
+        let data = fd as u32 as u64 | ((a.egen as u64) << 32);
+        let op = if oev != 0 && oldmask != nev {
+            libc::EPOLL_CTL_MOD
+        } else {
+            libc::EPOLL_CTL_ADD
+        };
+        self.changes.push(Change {
+            op,
+            fd,
+            mask: nev,
+            data,
+            oldmask,
+            prune: false,
+        });
+    }
+
+    fn modify_poll(&mut self, anfds: &mut [Anfd], fd: c_int, nev: u8) {
+        let a = &mut anfds[fd as usize];
+        if a.eflags & ARMED != 0 {
+            a.eflags &= !ARMED;
+            let rm = opcode::PollRemove::new(ud_poll(fd as u32, a.egen))
+                .build()
+                .user_data(UD_IGNORE);
+            a.egen = a.egen.wrapping_add(1);
+            a.emask = 0;
+            self.push(&rm);
+        } else {
+            a.egen = a.egen.wrapping_add(1);
+        }
+        if nev != 0 {
+            queue_arm(&mut self.arm, anfds, fd);
+        }
+    }
+
+    /// `ev_io_stop` removed the fd's last watcher. Poll strategy: an armed POLL_ADD holds a
+    /// reference to the file, so cancel it synchronously (IORING_REGISTER_SYNC_CANCEL, 6.0+:
+    /// no SQ/CQ access, so this is safe even while another thread waits in `poll` under
+    /// libev's release/acquire hooks). The cancelled request's CQE carries the old generation
+    /// and is dropped. Never in a forked child: those requests are the parent's.
+    pub fn fd_released(&mut self, anfds: &mut [Anfd], fd: c_int) {
+        if self.mode != Mode::Poll || self.foreign() {
+            return;
+        }
+        let Some(a) = anfds.get_mut(fd as usize) else {
+            return;
+        };
+        if a.eflags & ARMED == 0 {
+            return;
+        }
+        let ud = ud_poll(fd as u32, a.egen);
+        a.eflags &= !ARMED;
+        a.egen = a.egen.wrapping_add(1);
+        a.emask = 0;
+        // The loop's change list already holds the fd (ev_io_stop queued it): make sure a
+        // restart with the same mask in this iteration still reaches `modify` to re-arm.
+        a.reify |= crate::ffi::abi::EV__IOFDSET as u8;
+        // ENOENT: it completed meanwhile (its CQE is stale now); other errors (kernel < 6.0):
+        // the removal stays lazy, as in libev.
+        let _ = self
+            .ring
+            .submitter()
+            .register_sync_cancel(None, types::CancelBuilder::user_data(ud));
+    }
+
+    /// Queue an SQE; when the SQ is full, hand the queued ones to the kernel first.
+    fn push(&mut self, e: &squeue::Entry) {
+        loop {
+            // SAFETY: our SQEs reference no user memory except epoll_event buffers that live
+            // in `self` and stay put until their completions are reaped.
+            if unsafe { self.ring.submission().push(e) }.is_ok() {
+                return;
+            }
+            if let Err(err) = self.ring.submit() {
+                match err.raw_os_error() {
+                    Some(libc::EINTR | libc::EAGAIN | libc::EBUSY) => {
+                        self.drain_cq_into_buffer();
+                    }
+                    _ => {
+                        self.broken = true;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Move every available CQE into `self.cqes` (overflowed ones too).
+    fn drain_cq_into_buffer(&mut self) {
+        loop {
+            let mut cq = self.ring.completion();
+            cq.sync();
+            for c in &mut cq {
+                self.cqes.push((c.user_data(), c.result()));
+            }
+            drop(cq);
+            if !self.ring.submission().cq_overflow() {
+                return;
+            }
+            // NODROP backlog: an enter with GETEVENTS moves it into the (now empty) CQ.
+            // SAFETY: no SQEs passed, no argument.
+            let r = unsafe {
+                self.ring
+                    .submitter()
+                    .enter::<libc::sigset_t>(0, 0, GETEVENTS, None)
+            };
+            if let Err(e) = r {
+                if !matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)
+                ) {
+                    self.broken = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ poll
+
+    pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
+        if self.foreign() || sys_pid_changed(self.pid) {
+            // Forked child (with or without ev_loop_fork): rebuild before any use.
+            self.changes.clear();
+            self.arm.clear();
+            out.rebuild = true;
+            return;
+        }
+        if self.broken {
+            out.rebuild = true;
+            return;
+        }
+        if self.mode == Mode::Poll {
+            self.poll_poll(anfds, timeout, out);
+        } else {
+            self.poll_epoll(anfds, timeout, out);
+        }
+        if self.broken || self.epfd_lost {
+            out.rebuild = true;
+        }
+    }
+
+    fn poll_poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
+        let arm = core::mem::take(&mut self.arm);
+        for &fd in &arm {
+            let Some(a) = anfds.get_mut(fd as usize) else {
+                continue;
+            };
+            a.eflags &= !QUEUED;
+            if a.events == 0 || a.eflags & ARMED != 0 {
+                continue;
+            }
+            a.eflags |= ARMED;
+            a.emask = a.events;
+            let e = opcode::PollAdd::new(types::Fd(fd), poll_mask(a.events))
+                .build()
+                .user_data(ud_poll(fd as u32, a.egen));
+            self.push(&e);
+        }
+        let mut arm = arm;
+        arm.clear();
+        self.arm = arm;
+
+        let deadline = sys::monotonic() + timeout;
+        let mut timeout = timeout;
+        loop {
+            let to_submit = self.ring.submission().len() as u32;
+            let r = if timeout > 0.0 && self.cqes.is_empty() {
+                let ts = timespec(timeout);
+                let args = types::SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(1, &args)
+            } else {
+                // SAFETY: plain enter without an argument.
+                unsafe {
+                    self.ring
+                        .submitter()
+                        .enter::<libc::sigset_t>(to_submit, 0, GETEVENTS, None)
+                }
+            };
+            match r.err().and_then(|e| e.raw_os_error()) {
+                None | Some(libc::ETIME | libc::EBUSY | libc::EAGAIN) => break,
+                Some(libc::EINTR) => {
+                    if !eintr_from_ring_close()
+                        || timeout <= 0.0
+                        || !self.ring.completion().is_empty()
+                    {
+                        break;
+                    }
+                    timeout = (deadline - sys::monotonic()).max(0.0);
+                }
+                Some(_) => {
+                    self.broken = true;
+                    return;
+                }
+            }
+        }
+        self.drain_cq_into_buffer();
+        let cqes = core::mem::take(&mut self.cqes);
+        for &(ud, res) in &cqes {
+            let Tag::Poll { fd, gen } = decode(ud) else {
+                continue;
+            };
+            let Some(a) = anfds.get_mut(fd as usize) else {
+                continue;
+            };
+            if gen != a.egen || a.eflags & ARMED == 0 {
+                continue; // stale: stopped, changed, or fd reused since
+            }
+            a.eflags &= !ARMED;
+            let fd = fd as c_int;
+            if res == -libc::ECANCELED {
+                // The submitting thread exited (or the ring was cancelled): re-arm.
+                queue_arm(&mut self.arm, anfds, fd);
+            } else if res < 0 {
+                // EBADF (closed fd), EINVAL (unpollable): stop with EV_ERROR.
+                anfds[fd as usize].emask = 0;
+                out.kill.push(fd);
+            } else {
+                out.ready.push((fd, poll_event_mask(res as u32) as i32));
+                queue_arm(&mut self.arm, anfds, fd);
+            }
+        }
+        let mut cqes = cqes;
+        cqes.clear();
+        self.cqes = cqes;
+    }
+
+    fn poll_epoll(&mut self, anfds: &mut [Anfd], mut timeout: f64, out: &mut PollOut) {
+        if !self.eperms.is_empty() || self.nonblock_next {
+            timeout = 0.0;
+        }
+        self.nonblock_next = false;
+        let k = self.changes.len();
+        let n = if k == 0 {
+            self.epoll_wait(timeout)
+        } else if self.mode == Mode::EpollCtl && k == 1 {
+            let ch = self.changes[0];
+            self.changes.clear();
+            clear_prune_flags(anfds, &[ch]);
+            if !self.ctl(ch.op, ch.fd, ch.mask, ch.data) {
+                let err = sys::errno();
+                self.ctl_failed(anfds, ch, err, out);
+            }
+            self.epoll_wait(timeout)
+        } else if self.mode == Mode::EpollWait && timeout > 0.0 {
+            // Not for a zero timeout: a 0 ns LINK_TIMEOUT can cancel the wait before it has
+            // harvested fds that are ready (measured: an fd made ready by this very batch was
+            // reported one iteration late), so non-blocking iterations use epoll_wait.
+            self.ctl_and_wait(anfds, Some(timeout), out)
+        } else {
+            self.ctl_and_wait(anfds, None, out);
+            self.epoll_wait(timeout)
+        };
+        self.deliver(anfds, n, out);
+    }
+
+    fn ctl(&self, op: c_int, fd: c_int, mask: u8, data: u64) -> bool {
+        let mut ev = libc::epoll_event {
+            events: epoll_mask(mask),
+            u64: data,
+        };
+        // SAFETY: `ev` is a valid epoll_event; the kernel validates the fds.
+        unsafe { libc::epoll_ctl(self.epfd, op, fd, &mut ev) == 0 }
+    }
+
+    fn epoll_wait(&mut self, timeout: f64) -> usize {
+        let deadline = sys::monotonic() + timeout;
+        let mut timeout = timeout;
+        loop {
+            let cap = self.events.len();
+            // SAFETY: the kernel writes at most `cap` entries into the (initialised) buffer.
+            let n = unsafe {
+                libc::epoll_wait(
+                    self.epfd,
+                    self.events.as_mut_ptr(),
+                    cap as c_int,
+                    sys::timeout_ms(timeout),
+                )
+            };
+            if n >= 0 {
+                return n as usize;
+            }
+            match sys::errno() {
+                libc::EINTR => {}
+                // Our epoll fd was closed behind our back (EBADF) or its number now names
+                // another kind of file (EINVAL): rebuild (as the epoll backend does).
+                libc::EBADF | libc::EINVAL => {
+                    self.epfd_lost = true;
+                    return 0;
+                }
+                _ => {
+                    crate::ffi::globals::syserr(c"(libev) epoll_wait");
+                    return 0;
+                }
+            }
+            if !eintr_from_ring_close() || timeout <= 0.0 {
+                return 0;
+            }
+            timeout = (deadline - sys::monotonic()).max(0.0);
+        }
+    }
+
+    /// Send the queued changes as one hard-linked chain of EPOLL_CTL requests, followed, when
+    /// `wait` is given, by EPOLL_WAIT and its LINK_TIMEOUT; enter until every request of the
+    /// chain has completed (see the module comment). Returns the number of events the wait
+    /// wrote into `self.events` (0 without a wait).
+    fn ctl_and_wait(&mut self, anfds: &mut [Anfd], wait: Option<f64>, out: &mut PollOut) -> usize {
+        let changes = core::mem::take(&mut self.changes);
+        clear_prune_flags(anfds, &changes);
+        self.ctl_evs.clear();
+        self.ctl_evs
+            .extend(changes.iter().map(|c| libc::epoll_event {
+                events: epoll_mask(c.mask),
+                u64: c.data,
+            }));
+        let cap = self.events.len();
+        let ts = types::Timespec::from(std::time::Duration::from_secs_f64(
+            wait.unwrap_or(0.0).max(0.0),
+        ));
+        let mut outstanding = 0u32;
+        let mut wait_res: Option<i32> = None;
+        let sq_cap = self.ring.params().sq_entries() as usize;
+        for (i, c) in changes.iter().enumerate() {
+            if self.ring.submission().len() + 3 > sq_cap {
+                // Huge batch: finish what is queued before going on, so order is kept.
+                self.enter_until(&mut outstanding, &mut wait_res, &changes, anfds, out);
+            }
+            let ev = &self.ctl_evs[i] as *const libc::epoll_event as *const types::epoll_event;
+            let mut e = opcode::EpollCtl::new(types::Fd(self.epfd), types::Fd(c.fd), c.op, ev)
+                .build()
+                .user_data(ud_ctl(i as u32));
+            if wait.is_some() {
+                e = e.flags(squeue::Flags::IO_HARDLINK);
+            }
+            self.push(&e);
+            outstanding += 1;
+        }
+        if wait.is_some() {
+            let w = opcode::EpollWait::new(
+                types::Fd(self.epfd),
+                self.events.as_mut_ptr() as *mut types::epoll_event,
+                cap as u32,
+            )
+            .build()
+            .flags(squeue::Flags::IO_LINK)
+            .user_data(UD_WAIT);
+            let t = opcode::LinkTimeout::new(&ts).build().user_data(UD_TIMEOUT);
+            self.push(&w);
+            self.push(&t);
+            outstanding += 2;
+        }
+        self.enter_until(&mut outstanding, &mut wait_res, &changes, anfds, out);
+        let mut changes = changes;
+        changes.clear();
+        self.changes = changes;
+        match wait_res {
+            Some(n) if n > 0 => n as usize,
+            Some(n) if n == -libc::ECANCELED || n == 0 || n == -libc::EINTR => 0,
+            Some(_) => {
+                // The wait itself failed (should not happen): fall back to epoll.
+                self.broken = true;
+                0
+            }
+            None => 0,
+        }
+    }
+
+    /// Submit the queued SQEs and reap until `outstanding` requests have all completed.
+    fn enter_until(
+        &mut self,
+        outstanding: &mut u32,
+        wait_res: &mut Option<i32>,
+        changes: &[Change],
+        anfds: &mut [Anfd],
+        out: &mut PollOut,
+    ) {
+        let cq_cap = self.ring.params().cq_entries();
+        while *outstanding > 0 || !self.ring.submission().is_empty() {
+            let to_submit = self.ring.submission().len() as u32;
+            let want = (*outstanding).min(cq_cap);
+            // SAFETY: plain enter without an argument; the SQEs point into buffers owned by
+            // `self` / `changes` that outlive this loop (we do not return before all reaped).
+            let r = unsafe {
+                self.ring
+                    .submitter()
+                    .enter::<libc::sigset_t>(to_submit, want, GETEVENTS, None)
+            };
+            if let Err(e) = r {
+                match e.raw_os_error() {
+                    Some(libc::EINTR | libc::EBUSY | libc::EAGAIN) => {}
+                    _ => {
+                        // Cannot finish the chain safely: nothing more we can do than mark
+                        // the ring broken; the loop rebuilds on epoll (dropping the ring
+                        // cancels whatever is left, before the buffers go away).
+                        self.broken = true;
+                        return;
+                    }
+                }
+            }
+            self.drain_cq_into_buffer();
+            let cqes = core::mem::take(&mut self.cqes);
+            for &(ud, res) in &cqes {
+                match decode(ud) {
+                    Tag::Ctl(i) => {
+                        *outstanding -= 1;
+                        if res < 0 {
+                            if let Some(&ch) = changes.get(i as usize) {
+                                self.ctl_failed(anfds, ch, -res, out);
+                            }
+                        }
+                    }
+                    Tag::Wait => {
+                        *outstanding -= 1;
+                        *wait_res = Some(res);
+                    }
+                    Tag::Timeout => *outstanding -= 1,
+                    _ => {}
+                }
+            }
+            let mut cqes = cqes;
+            cqes.clear();
+            self.cqes = cqes;
+            if self.broken {
+                return;
+            }
+        }
+    }
+
+    /// An EPOLL_CTL failed with `err`: the epoll backend's error rules.
+    fn ctl_failed(&mut self, anfds: &mut [Anfd], ch: Change, err: c_int, out: &mut PollOut) {
+        let fd = ch.fd;
+        if ch.prune {
+            out.rebuild = true;
+            return;
+        }
+        match err {
+            // MOD on an fd that was closed and reopened: register it afresh.
+            libc::ENOENT if self.ctl(libc::EPOLL_CTL_ADD, fd, ch.mask, ch.data) => {
+                self.mark_fixed(anfds, fd);
+                return;
+            }
+            libc::EEXIST => {
+                // ADD of a still-registered fd: the kernel kept the old registration.
+                if ch.oldmask == ch.mask {
+                    // Right mask already: keep the old generation (its events are valid).
+                    let a = &mut anfds[fd as usize];
+                    a.egen = a.egen.wrapping_sub(1);
+                    return;
+                }
+                if self.ctl(libc::EPOLL_CTL_MOD, fd, ch.mask, ch.data) {
+                    self.mark_fixed(anfds, fd);
+                    return;
+                }
+            }
+            libc::EPERM => {
+                let a = &mut anfds[fd as usize];
+                a.emask = EMASK_EPERM;
+                if a.eflags & EPERM_LISTED == 0 {
+                    a.eflags |= EPERM_LISTED;
+                    self.eperms.push(fd);
+                }
+                return;
+            }
+            _ => {}
+        }
+        anfds[fd as usize].emask = 0;
+        out.kill.push(fd);
+    }
+
+    fn mark_fixed(&mut self, anfds: &mut [Anfd], fd: c_int) {
+        let a = &mut anfds[fd as usize];
+        if a.eflags & FIXED == 0 {
+            a.eflags |= FIXED;
+            self.fixed.push(fd);
+        }
+        self.nonblock_next = true;
+    }
+
+    /// Turn the wait's `n` events into readiness (the epoll backend's rules).
+    fn deliver(&mut self, anfds: &mut [Anfd], n: usize, out: &mut PollOut) {
+        let cap = self.events.len();
+        for i in 0..n.min(cap) {
+            let ev = self.events[i];
+            let data = ev.u64;
+            let fd = data as u32 as usize;
+            let got = event_mask(ev.events);
+            let Some(a) = anfds.get_mut(fd) else {
+                out.rebuild = true;
+                continue;
+            };
+            if (data >> 32) as u32 != a.egen {
+                if a.eflags & FIXED == 0 {
+                    out.rebuild = true; // interference (see the epoll backend)
+                }
+                continue;
+            }
+            let want = a.events;
+            if got & !want != 0 {
+                // Kernel mask wider than wanted (lazy stop): narrow it with the next batch.
+                a.emask = want;
+                a.eflags |= PRUNE_QUEUED;
+                let op = if want != 0 {
+                    libc::EPOLL_CTL_MOD
+                } else {
+                    libc::EPOLL_CTL_DEL
+                };
+                self.changes.push(Change {
+                    op,
+                    fd: fd as c_int,
+                    mask: want,
+                    data,
+                    oldmask: want,
+                    prune: true,
+                });
+            }
+            out.ready.push((fd as i32, got as i32));
+        }
+        if n == cap {
+            // Full buffer: more may be ready; grow for the next wait.
+            self.events.resize(cap * 2, EV_ZERO);
+        }
+        for fd in self.fixed.drain(..) {
+            if let Some(a) = anfds.get_mut(fd as usize) {
+                a.eflags &= !FIXED;
+            }
+        }
+        let mut i = 0;
+        while i < self.eperms.len() {
+            let fd = self.eperms[i];
+            let a = &mut anfds[fd as usize];
+            if a.emask == EMASK_EPERM && a.events != 0 {
+                out.ready.push((fd, a.events as i32));
+                i += 1;
+            } else {
+                a.eflags &= !EPERM_LISTED;
+                self.eperms.swap_remove(i);
+            }
+        }
+    }
+}
+
+fn sys_pid_changed(_pid: c_int) -> bool {
+    // The atfork generation covers every libc fork(); a getpid() per iteration would cost a
+    // syscall. (Drop checks the pid as well.)
+    false
+}
+
+fn clear_prune_flags(anfds: &mut [Anfd], changes: &[Change]) {
+    for c in changes.iter().filter(|c| c.prune) {
+        if let Some(a) = anfds.get_mut(c.fd as usize) {
+            a.eflags &= !PRUNE_QUEUED;
+        }
+    }
+}
+
+fn queue_arm(arm: &mut Vec<c_int>, anfds: &mut [Anfd], fd: c_int) {
+    let a = &mut anfds[fd as usize];
+    if a.eflags & QUEUED == 0 {
+        a.eflags |= QUEUED;
+        arm.push(fd);
+    }
+}
+
+fn timespec(t: f64) -> types::Timespec {
+    let ns = (t * 1e9) as u64;
+    types::Timespec::new()
+        .sec(ns / 1_000_000_000)
+        .nsec((ns % 1_000_000_000) as u32)
+}
+
+impl Drop for Uring {
+    fn drop(&mut self) {
+        if self.epfd >= 0 && !self.epfd_lost {
+            sys::close(self.epfd);
+        }
+        if self.foreign() || sys::getpid() != self.pid {
+            // A forked child: the mappings are not there (MADV_DONTFORK), and the ring with
+            // its requests belongs to the parent. Close our descriptor only.
+            use std::os::fd::AsRawFd;
+            sys::close(self.ring.as_raw_fd());
+        } else {
+            // SAFETY: dropped exactly once, here; no request references our buffers (the
+            // epoll modes finish all requests within `poll`; poll requests use no memory).
+            unsafe { ManuallyDrop::drop(&mut self.ring) };
+            note_ring_closed();
+        }
+    }
+}
+
+fn epoll_mask(m: u8) -> u32 {
+    let m = m as i32;
+    (if m & EV_READ != 0 {
+        libc::EPOLLIN as u32
+    } else {
+        0
+    }) | (if m & EV_WRITE != 0 {
+        libc::EPOLLOUT as u32
+    } else {
+        0
+    })
+}
+
+/// Errors and hang-ups wake both readers and writers, as in libev.
+fn event_mask(e: u32) -> u8 {
+    let e = e as i32;
+    let mut m = 0;
+    if e & (libc::EPOLLOUT | libc::EPOLLERR | libc::EPOLLHUP) != 0 {
+        m |= EV_WRITE;
+    }
+    if e & (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP) != 0 {
+        m |= EV_READ;
+    }
+    m as u8
+}
+
+fn poll_mask(m: u8) -> u32 {
+    let m = m as i32;
+    let mut r = 0;
+    if m & EV_READ != 0 {
+        r |= libc::POLLIN;
+    }
+    if m & EV_WRITE != 0 {
+        r |= libc::POLLOUT;
+    }
+    r as u32
+}
+
+fn poll_event_mask(res: u32) -> u8 {
+    let e = res as i16;
+    let mut m = 0;
+    if e & (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) != 0 {
+        m |= EV_WRITE;
+    }
+    if e & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0 {
+        m |= EV_READ;
+    }
+    m as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_data_roundtrip() {
+        assert_eq!(decode(ud_poll(5, 7)), Tag::Poll { fd: 5, gen: 7 });
+        assert_eq!(
+            decode(ud_poll(i32::MAX as u32, u32::MAX)),
+            Tag::Poll {
+                fd: i32::MAX as u32,
+                gen: u32::MAX
+            }
+        );
+        assert_eq!(decode(ud_ctl(0)), Tag::Ctl(0));
+        assert_eq!(decode(ud_ctl(12345)), Tag::Ctl(12345));
+        assert_eq!(decode(UD_WAIT), Tag::Wait);
+        assert_eq!(decode(UD_TIMEOUT), Tag::Timeout);
+        assert_eq!(decode(UD_IGNORE), Tag::Ignore);
+        // generation in the high word never turns a special tag into a poll
+        assert_eq!(decode((3u64 << 32) | LOW_WAIT as u64), Tag::Wait);
+    }
+
+    #[test]
+    fn knobs_parse() {
+        assert_eq!(parse_mode("poll"), Some(Mode::Poll));
+        assert_eq!(parse_mode("epollctl"), Some(Mode::EpollCtl));
+        assert_eq!(parse_mode("epollwait"), Some(Mode::EpollWait));
+        assert_eq!(parse_mode("x"), None);
+        assert_eq!(parse_fail("enosys"), Some(Fail::Errno(libc::ENOSYS)));
+        assert_eq!(parse_fail("eperm"), Some(Fail::Errno(libc::EPERM)));
+        assert_eq!(parse_fail("enomem"), Some(Fail::Errno(libc::ENOMEM)));
+        assert_eq!(parse_fail("einval"), Some(Fail::Errno(libc::EINVAL)));
+        assert_eq!(parse_fail("old"), Some(Fail::Old));
+        assert_eq!(parse_fail(""), None);
+    }
+
+    #[test]
+    fn simulated_failures_never_build() {
+        for f in ["enosys", "eperm", "enomem", "einval"] {
+            let fail = parse_fail(f);
+            let r = make_ring(4, 8, fail);
+            assert!(r.is_err(), "{f}");
+        }
+        if let Ok(r) = make_ring(4, 8, None) {
+            assert!(probe(&r, Mode::Poll, Some(Fail::Old)).is_none());
+        }
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(poll_event_mask(libc::POLLIN as u32), EV_READ as u8);
+        assert_eq!(poll_event_mask(libc::POLLOUT as u32), EV_WRITE as u8);
+        assert_eq!(
+            poll_event_mask(libc::POLLHUP as u32),
+            (EV_READ | EV_WRITE) as u8
+        );
+        assert_eq!(
+            event_mask(libc::EPOLLERR as u32),
+            (EV_READ | EV_WRITE) as u8
+        );
+        assert_eq!(
+            poll_mask((EV_READ | EV_WRITE) as u8),
+            (libc::POLLIN | libc::POLLOUT) as u32
+        );
+    }
+
+    fn table(n: usize) -> Vec<Anfd> {
+        vec![Anfd::default(); n]
+    }
+
+    fn pair() -> (c_int, c_int) {
+        let mut sv = [0; 2];
+        // SAFETY: valid out array.
+        let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, sv.as_mut_ptr()) };
+        assert_eq!(r, 0);
+        (sv[0], sv[1])
+    }
+
+    fn write1(fd: c_int) {
+        // SAFETY: one byte from a valid buffer.
+        assert_eq!(unsafe { libc::write(fd, b"x".as_ptr() as *const _, 1) }, 1);
+    }
+
+    /// Drive one backend through add / ready / modify / stale / remove for each mode.
+    #[test]
+    fn fd_state_machine_each_mode() {
+        if !available() {
+            return;
+        }
+        for mode in [Mode::Poll, Mode::EpollCtl, Mode::EpollWait] {
+            let Some(mut b) = Uring::build(mode) else {
+                continue;
+            };
+            let (x, y) = pair();
+            let mut anfds = table(x.max(y) as usize + 1);
+            let mut out = PollOut::default();
+            let r = EV_READ as u8;
+            let w = EV_WRITE as u8;
+            // add READ: nothing ready yet
+            anfds[x as usize].events = r;
+            b.modify(&mut anfds, x, 0, r);
+            b.poll(&mut anfds, 0.01, &mut out);
+            assert!(out.ready.is_empty(), "{mode:?}: {:?}", out.ready);
+            // data → ready (level: reported again while unread)
+            write1(y);
+            for _ in 0..2 {
+                out.ready.clear();
+                b.poll(&mut anfds, 0.5, &mut out);
+                assert_eq!(out.ready, vec![(x, r as i32)], "{mode:?}");
+            }
+            // change to WRITE: only write readiness, old generation never delivered
+            let g = anfds[x as usize].egen;
+            anfds[x as usize].events = w;
+            b.modify(&mut anfds, x, r, w);
+            assert_ne!(anfds[x as usize].egen, g);
+            out.ready.clear();
+            b.poll(&mut anfds, 0.5, &mut out);
+            assert_eq!(out.ready, vec![(x, w as i32)], "{mode:?}");
+            // stop: nothing delivered any more (stale completions dropped)
+            anfds[x as usize].events = 0;
+            b.modify(&mut anfds, x, w, 0);
+            // (epoll modes stop lazily: one unwanted report, which the loop filters, then
+            // the registration is narrowed with the next batch)
+            for i in 0..3 {
+                out.ready.clear();
+                b.poll(&mut anfds, 0.0, &mut out);
+                if i > 0 || mode == Mode::Poll {
+                    assert!(out.ready.is_empty(), "{mode:?}: {:?}", out.ready);
+                }
+            }
+            assert!(!out.rebuild, "{mode:?}");
+            assert!(out.kill.is_empty());
+            sys::close(x);
+            sys::close(y);
+        }
+    }
+
+    /// ev_io_set on the same file (ADD of a registered fd → EEXIST) keeps events flowing.
+    #[test]
+    fn eexist_keeps_old_generation() {
+        if !available() {
+            return;
+        }
+        for mode in [Mode::EpollCtl, Mode::EpollWait] {
+            let Some(mut b) = Uring::build(mode) else {
+                continue;
+            };
+            let (x, y) = pair();
+            let (p, q) = pair();
+            let mut anfds = table(64);
+            let mut out = PollOut::default();
+            let r = EV_READ as u8;
+            for fd in [x, p] {
+                anfds[fd as usize].events = r;
+                b.modify(&mut anfds, fd, 0, r);
+            }
+            b.poll(&mut anfds, 0.0, &mut out);
+            write1(y);
+            // forced re-registration, same mask, together with another change (batched)
+            b.modify(&mut anfds, x, r, r);
+            b.modify(&mut anfds, p, r, r);
+            out.ready.clear();
+            b.poll(&mut anfds, 0.5, &mut out);
+            assert_eq!(out.ready, vec![(x, r as i32)], "{mode:?}");
+            assert!(!out.rebuild, "{mode:?}");
+            for fd in [x, y, p, q] {
+                sys::close(fd);
+            }
+        }
+    }
+
+    /// In a forked child the backend never touches the parent's ring: modify is ignored,
+    /// poll asks for a rebuild without waiting, and recreate gives a working new ring.
+    #[test]
+    fn forked_child_rebuilds() {
+        if !available() {
+            return;
+        }
+        for mode in [Mode::Poll, Mode::EpollCtl, Mode::EpollWait] {
+            let Some(mut b) = Uring::build(mode) else {
+                continue;
+            };
+            let (x, y) = pair();
+            let mut anfds = table(64);
+            let mut out = PollOut::default();
+            let r = EV_READ as u8;
+            anfds[x as usize].events = r;
+            b.modify(&mut anfds, x, 0, r);
+            b.poll(&mut anfds, 0.0, &mut out);
+            // SAFETY: plain fork; the child only runs code that is fork-safe here
+            // (no other threads are touched) and ends with _exit.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0);
+            if pid == 0 {
+                let mut ok = true;
+                let g = anfds[x as usize].egen;
+                b.modify(&mut anfds, x, r, r);
+                ok &= anfds[x as usize].egen == g; // ignored: not our ring
+                let t0 = sys::monotonic();
+                let mut o = PollOut::default();
+                b.poll(&mut anfds, 5.0, &mut o);
+                ok &= o.rebuild && o.ready.is_empty() && sys::monotonic() - t0 < 1.0;
+                ok &= b.recreate();
+                anfds[x as usize].eflags = 0;
+                b.modify(&mut anfds, x, 0, r);
+                write1(y);
+                let mut o = PollOut::default();
+                b.poll(&mut anfds, 1.0, &mut o);
+                ok &= o.ready == vec![(x, r as i32)];
+                drop(b);
+                // SAFETY: ends the child without running the test harness's atexit code.
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+            }
+            let mut st = 0;
+            // SAFETY: waiting for our own child.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut st, 0) }, pid);
+            assert!(
+                libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0,
+                "{mode:?}"
+            );
+            // the parent's ring is intact
+            let mut c = 0u8;
+            // SAFETY: draining the byte the child wrote (shared socket).
+            unsafe { libc::recv(x, &mut c as *mut u8 as *mut _, 1, libc::MSG_DONTWAIT) };
+            write1(y);
+            out.ready.clear();
+            b.poll(&mut anfds, 1.0, &mut out);
+            assert_eq!(out.ready, vec![(x, r as i32)], "{mode:?}");
+            assert!(!out.rebuild);
+            sys::close(x);
+            sys::close(y);
+        }
+    }
+}
