@@ -9,4 +9,4 @@ bash cmake/test-consumers.sh
 bash pgagroal-patch/fetch.sh
 exec bash pgagroal-patch/e2e.sh --mode evring-static \
   --duration "${E2E_DURATION:-5}" \
-  --backends "${E2E_BACKENDS:-auto epoll poll}"
+  --backends "${E2E_BACKENDS:-auto iouring epoll poll}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: pgagroal 1.6.0, built unchanged against evring (static libev.a), serving
 # pgbench through a throwaway PostgreSQL 15 cluster on 127.0.0.1 — every pipeline
-# (performance, session, transaction) on evring's default backend, plus epoll and poll.
+# (performance, session, transaction) on evring's default backend (auto = io_uring),
+# io_uring, epoll and poll.
 # Prints pgagroal-patch/e2e.sh's summary table. Run as root on Debian 12.
 #
 # Environment: E2E_DURATION (seconds per pgbench run, default 5), E2E_BACKENDS,
@@ -13,5 +14,5 @@ cargo build --release
 pgagroal-patch/fetch.sh
 exec pgagroal-patch/e2e.sh --mode evring-static \
   --duration "${E2E_DURATION:-5}" \
-  --backends "${E2E_BACKENDS:-auto epoll poll}" \
+  --backends "${E2E_BACKENDS:-auto iouring epoll poll}" \
   --pipelines "${E2E_PIPELINES:-performance session transaction}"

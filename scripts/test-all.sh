@@ -6,8 +6,9 @@
 #   2. Build libev.so.4 + libev.a (release), prototype check (cbindgen vs include/ev.h).
 #   3. C tests (c-tests/, ctest): ABI/layout/header/symbol checks, and every behavioural test
 #      run against Debian's libev 4.33 and evring with identical traces required, on each
-#      backend, with our header and Debian's, shared and static, plus ASan/UBSan and
-#      valgrind lanes.
+#      backend (select, poll, epoll, io_uring), with our header and Debian's, shared and
+#      static, plus ASan/UBSan and valgrind lanes; then the io_uring lane again with
+#      io_uring forced to fail (EVRING_URING_FAIL), which must fall back to epoll.
 #   4. pgagroal 1.6.0 built unchanged against evring, end to end with PostgreSQL + pgbench.
 #
 # Environment: EVRING_SKIP_PGAGROAL=1 skips step 4 (it needs the Debian source archive).
@@ -46,6 +47,10 @@ ctest_run() {
 }
 mkdir -p build
 step "C tests (ctest)" ctest_run
+# The same io_uring-lane tests once more with io_uring forced to fail at set-up: every loop
+# asked for io_uring must silently run on epoll, with traces still identical to libev's.
+step "C tests, io_uring forced to fail (epoll fallback)" \
+  env EVRING_URING_FAIL=enosys ctest --test-dir build/c-tests --output-on-failure -j2 -R 'iouring' -LE valgrind
 
 if [ "${EVRING_SKIP_PGAGROAL:-0}" != 1 ] && [ -x pgagroal-patch/ci.sh ]; then
   step "pgagroal 1.6.0 end to end" pgagroal-patch/ci.sh
