@@ -229,7 +229,8 @@ impl Drop for Epoll {
     }
 }
 
-fn epoll_mask(m: u8) -> u32 {
+/// `EV_READ`/`EV_WRITE` → epoll event bits (shared with the io_uring backend).
+pub(super) fn epoll_mask(m: u8) -> u32 {
     let m = m as i32;
     (if m & EV_READ != 0 {
         libc::EPOLLIN as u32
@@ -243,7 +244,7 @@ fn epoll_mask(m: u8) -> u32 {
 }
 
 /// Errors and hang-ups wake both readers and writers, as in libev.
-fn event_mask(e: u32) -> u8 {
+pub(super) fn event_mask(e: u32) -> u8 {
     let e = e as i32;
     let mut m = 0;
     if e & (libc::EPOLLOUT | libc::EPOLLERR | libc::EPOLLHUP) != 0 {

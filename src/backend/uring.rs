@@ -56,6 +56,7 @@
 //! descriptors (no munmap: the io-uring crate's `Drop` would unmap addresses that in the
 //! child may hold unrelated mappings, and no unregister).
 
+use super::epoll::{epoll_mask, event_mask};
 use super::{Anfd, PollOut};
 use crate::ffi::abi::{EV_READ, EV_WRITE};
 use crate::ffi::atfork;
@@ -1065,32 +1066,6 @@ impl Drop for Uring {
             note_ring_closed();
         }
     }
-}
-
-fn epoll_mask(m: u8) -> u32 {
-    let m = m as i32;
-    (if m & EV_READ != 0 {
-        libc::EPOLLIN as u32
-    } else {
-        0
-    }) | (if m & EV_WRITE != 0 {
-        libc::EPOLLOUT as u32
-    } else {
-        0
-    })
-}
-
-/// Errors and hang-ups wake both readers and writers, as in libev.
-fn event_mask(e: u32) -> u8 {
-    let e = e as i32;
-    let mut m = 0;
-    if e & (libc::EPOLLOUT | libc::EPOLLERR | libc::EPOLLHUP) != 0 {
-        m |= EV_WRITE;
-    }
-    if e & (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP) != 0 {
-        m |= EV_READ;
-    }
-    m as u8
 }
 
 fn poll_mask(m: u8) -> u32 {
