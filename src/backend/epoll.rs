@@ -20,9 +20,74 @@ use crate::sys;
 use core::ffi::c_int;
 
 /// `eflags` bit: the fd is on the always-ready list.
-const EPERM_LISTED: u8 = 1;
+pub(super) const EPERM_LISTED: u8 = 1;
 /// `emask` value used for always-ready fds (never a real kernel mask).
-const EMASK_EPERM: u8 = 0x80;
+pub(super) const EMASK_EPERM: u8 = 0x80;
+
+/// `epoll_ctl(epfd, op, fd, {mask, data})`; true on success (errno holds the error).
+pub(super) fn ctl(epfd: c_int, op: c_int, fd: c_int, mask: u8, data: u64) -> bool {
+    let mut ev = libc::epoll_event {
+        events: epoll_mask(mask),
+        u64: data,
+    };
+    // SAFETY: `ev` is a valid epoll_event; the kernel validates the fds.
+    unsafe { libc::epoll_ctl(epfd, op, fd, &mut ev) == 0 }
+}
+
+/// Outcome of [`recover`].
+pub(super) enum Recovery {
+    /// Nothing more to do (the kernel already had the right registration, or the fd went
+    /// on the always-ready list).
+    Done,
+    /// A follow-up `epoll_ctl` registered the fd.
+    Fixed,
+    /// The fd is bad: stop its watchers with `EV_ERROR`.
+    Kill,
+}
+
+/// The epoll error rules after an ADD/MOD of `fd` failed with `err` (epoll_ctl(2)), shared by
+/// the epoll backend and io_uring's batched `EPOLL_CTL`: ENOENT on MOD means the fd was closed
+/// and reopened (retry as ADD), EEXIST on ADD means it is still registered (MOD, or nothing if
+/// the mask is already right — then the old generation stays valid), EPERM means the fd cannot
+/// be polled (always-ready list); anything else is a bad fd.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn recover(
+    epfd: c_int,
+    anfds: &mut [Anfd],
+    eperms: &mut Vec<c_int>,
+    err: c_int,
+    fd: c_int,
+    oldmask: u8,
+    mask: u8,
+    data: u64,
+) -> Recovery {
+    match err {
+        libc::ENOENT if ctl(epfd, libc::EPOLL_CTL_ADD, fd, mask, data) => return Recovery::Fixed,
+        libc::EEXIST => {
+            if oldmask == mask {
+                let a = &mut anfds[fd as usize];
+                a.egen = a.egen.wrapping_sub(1);
+                return Recovery::Done;
+            }
+            if ctl(epfd, libc::EPOLL_CTL_MOD, fd, mask, data) {
+                return Recovery::Fixed;
+            }
+        }
+        libc::EPERM => {
+            let a = &mut anfds[fd as usize];
+            a.emask = EMASK_EPERM;
+            if a.eflags & EPERM_LISTED == 0 {
+                a.eflags |= EPERM_LISTED;
+                eperms.push(fd);
+            }
+            return Recovery::Done;
+        }
+        _ => {}
+    }
+    // EBADF, ELOOP, EINVAL, ...: the application gave us a bad fd.
+    anfds[fd as usize].emask = 0;
+    Recovery::Kill
+}
 
 pub struct Epoll {
     fd: c_int,
@@ -80,12 +145,7 @@ impl Epoll {
     }
 
     fn ctl(&self, op: c_int, fd: c_int, mask: u8, data: u64) -> bool {
-        let mut ev = libc::epoll_event {
-            events: epoll_mask(mask),
-            u64: data,
-        };
-        // SAFETY: `ev` is a valid epoll_event; the kernel validates fds.
-        unsafe { libc::epoll_ctl(self.fd, op, fd, &mut ev) == 0 }
+        ctl(self.fd, op, fd, mask, data)
     }
 
     pub fn modify(&mut self, anfds: &mut [Anfd], fd: c_int, oev: u8, nev: u8, out: &mut PollOut) {
@@ -106,36 +166,19 @@ impl Epoll {
         if self.ctl(op, fd, nev, data) {
             return;
         }
-        match sys::errno() {
-            // MOD on an fd that was closed and reopened: register it afresh.
-            libc::ENOENT if self.ctl(libc::EPOLL_CTL_ADD, fd, nev, data) => return,
-            libc::EEXIST => {
-                // ADD of a still-registered fd (a forced re-registration of the same file).
-                if oldmask == nev {
-                    // Kernel already has this mask: nothing changed, keep the old generation.
-                    let a = &mut anfds[fd as usize];
-                    a.egen = a.egen.wrapping_sub(1);
-                    return;
-                }
-                if self.ctl(libc::EPOLL_CTL_MOD, fd, nev, data) {
-                    return;
-                }
-            }
-            libc::EPERM => {
-                // Not pollable (regular file, ...): report it as always ready.
-                let a = &mut anfds[fd as usize];
-                a.emask = EMASK_EPERM;
-                if a.eflags & EPERM_LISTED == 0 {
-                    a.eflags |= EPERM_LISTED;
-                    self.eperms.push(fd);
-                }
-                return;
-            }
-            _ => {}
+        let err = sys::errno();
+        if let Recovery::Kill = recover(
+            self.fd,
+            anfds,
+            &mut self.eperms,
+            err,
+            fd,
+            oldmask,
+            nev,
+            data,
+        ) {
+            out.kill.push(fd);
         }
-        // EBADF, ELOOP, EINVAL, ...: the application gave us a bad fd.
-        anfds[fd as usize].emask = 0;
-        out.kill.push(fd);
     }
 
     pub fn poll(&mut self, anfds: &mut [Anfd], mut timeout: f64, out: &mut PollOut) {

@@ -56,7 +56,7 @@
 //! descriptors (no munmap: the io-uring crate's `Drop` would unmap addresses that in the
 //! child may hold unrelated mappings, and no unregister).
 
-use super::epoll::{epoll_mask, event_mask};
+use super::epoll::{self, epoll_mask, event_mask, EMASK_EPERM, EPERM_LISTED};
 use super::{Anfd, PollOut};
 use crate::ffi::abi::{EV_READ, EV_WRITE};
 use crate::ffi::atfork;
@@ -169,8 +169,9 @@ pub fn decode(ud: u64) -> Tag {
 
 // ---------------------------------------------------------------------------- eflags bits
 
-/// epoll modes: the fd is on the always-ready list (as in the epoll backend).
-const EPERM_LISTED: u8 = 1;
+// Bit 1 is `EPERM_LISTED` (epoll modes: the fd is on the always-ready list), shared with
+// the epoll backend, as is the `EMASK_EPERM` emask value.
+
 /// poll mode: a POLL_ADD with the fd's current generation is in the kernel.
 const ARMED: u8 = 2;
 /// poll mode: the fd is on the arm list.
@@ -179,8 +180,6 @@ const QUEUED: u8 = 4;
 const FIXED: u8 = 8;
 /// epoll modes: a prune (narrowing MOD/DEL) for the fd is in `changes`.
 const PRUNE_QUEUED: u8 = 16;
-/// `emask` value for always-ready fds.
-const EMASK_EPERM: u8 = 0x80;
 
 // ---------------------------------------------------------------------------- ring setup
 
@@ -736,12 +735,7 @@ impl Uring {
     }
 
     fn ctl(&self, op: c_int, fd: c_int, mask: u8, data: u64) -> bool {
-        let mut ev = libc::epoll_event {
-            events: epoll_mask(mask),
-            u64: data,
-        };
-        // SAFETY: `ev` is a valid epoll_event; the kernel validates the fds.
-        unsafe { libc::epoll_ctl(self.epfd, op, fd, &mut ev) == 0 }
+        epoll::ctl(self.epfd, op, fd, mask, data)
     }
 
     fn epoll_wait(&mut self, timeout: f64) -> usize {
@@ -914,38 +908,20 @@ impl Uring {
             out.rebuild = true;
             return;
         }
-        match err {
-            // MOD on an fd that was closed and reopened: register it afresh.
-            libc::ENOENT if self.ctl(libc::EPOLL_CTL_ADD, fd, ch.mask, ch.data) => {
-                self.mark_fixed(anfds, fd);
-                return;
-            }
-            libc::EEXIST => {
-                // ADD of a still-registered fd: the kernel kept the old registration.
-                if ch.oldmask == ch.mask {
-                    // Right mask already: keep the old generation (its events are valid).
-                    let a = &mut anfds[fd as usize];
-                    a.egen = a.egen.wrapping_sub(1);
-                    return;
-                }
-                if self.ctl(libc::EPOLL_CTL_MOD, fd, ch.mask, ch.data) {
-                    self.mark_fixed(anfds, fd);
-                    return;
-                }
-            }
-            libc::EPERM => {
-                let a = &mut anfds[fd as usize];
-                a.emask = EMASK_EPERM;
-                if a.eflags & EPERM_LISTED == 0 {
-                    a.eflags |= EPERM_LISTED;
-                    self.eperms.push(fd);
-                }
-                return;
-            }
-            _ => {}
+        match epoll::recover(
+            self.epfd,
+            anfds,
+            &mut self.eperms,
+            err,
+            fd,
+            ch.oldmask,
+            ch.mask,
+            ch.data,
+        ) {
+            epoll::Recovery::Done => {}
+            epoll::Recovery::Fixed => self.mark_fixed(anfds, fd),
+            epoll::Recovery::Kill => out.kill.push(fd),
         }
-        anfds[fd as usize].emask = 0;
-        out.kill.push(fd);
     }
 
     fn mark_fixed(&mut self, anfds: &mut [Anfd], fd: c_int) {
