@@ -15,8 +15,8 @@
 //!   is already right); EBADF and other errors stop the fd's watchers with `EV_ERROR`.
 
 use super::{Anfd, PollOut};
-use crate::ffi::abi::{EV_READ, EV_WRITE};
 use crate::core::loopfds::Members;
+use crate::ffi::abi::{EV_READ, EV_WRITE};
 use crate::sys;
 use core::ffi::c_int;
 

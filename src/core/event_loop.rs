@@ -181,6 +181,8 @@ pub struct Loop {
     /// else the first of `timerfd_m`.
     timerfd: c_int,
     timerfd_m: Members,
+    /// Fork generation (`ffi::atfork`) the objects above were made in.
+    fds_gen: u64,
 
     pub invoke_cb: LoopCb,
     pub release_cb: HookCb,
@@ -295,6 +297,7 @@ impl LoopHandle {
             evpipe_w: Members::NONE,
             sigfd_m: Members::NONE,
             timerfd_m: Members::NONE,
+            fds_gen: crate::ffi::atfork::generation(),
             sigfd: if flags & EVFLAG_SIGNALFD != 0 { -2 } else { -1 },
             // SAFETY: an all-zero sigset_t is a valid (empty) set on Linux.
             sigfd_set: unsafe { core::mem::zeroed() },
@@ -392,7 +395,12 @@ impl Loop {
             }
         };
         // SAFETY: as above.
-        unsafe { [WatcherPtr::from_raw(a).unwrap(), WatcherPtr::from_raw(b).unwrap()] }
+        unsafe {
+            [
+                WatcherPtr::from_raw(a).unwrap(),
+                WatcherPtr::from_raw(b).unwrap(),
+            ]
+        }
     }
 
     fn childev_ptr(&self) -> *mut ev_signal {
@@ -1124,7 +1132,7 @@ impl Loop {
 
     /// An internal watcher of `o` fired: handle both watchers' events in this one call, and
     /// tell whether the object lost a number (killed with `EV_ERROR`, or the two watched
-    /// numbers no longer name one file: two `kcmp`s).
+    /// numbers no longer all name the object: two `kcmp`s and an `fstat`).
     fn obj_fired(&mut self, o: Obj, revents: c_int) -> bool {
         let mut ev = revents;
         for w in self.obj_watchers(o) {
@@ -1138,8 +1146,7 @@ impl Loop {
         }
         let intact = match o {
             Obj::Pipe => {
-                self.evpipe_r.intact()
-                    && (!self.evpipe_w.is_some() || self.evpipe_w.intact())
+                self.evpipe_r.intact() && (!self.evpipe_w.is_some() || self.evpipe_w.intact())
             }
             Obj::Sig => self.sigfd_m.intact(),
             Obj::Timer => self.timerfd_m.intact(),
@@ -1498,6 +1505,11 @@ impl Loop {
         if self.backend.fork() {
             self.fd_rearm_all();
         }
+        // The wakeup object and timerfd are replaced in a new process even when nobody
+        // called ev_loop_fork: writers refuse to write into objects of another generation.
+        let gen = crate::ffi::atfork::generation();
+        let real_fork = real_fork || self.fds_gen != gen;
+        self.fds_gen = gen;
         // A new process gets its own timerfd and wakeup object (libev does the same). The
         // new objects are dup3()ed onto the inherited numbers that still hold the old ones:
         // only this process's descriptors change, the parent's objects are not touched.
@@ -1684,7 +1696,9 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                 l.postfork = false;
                 l.backend_rebuild = false;
                 l.loop_fork(h, true);
-            } else if l.backend_rebuild {
+            } else if l.backend_rebuild || l.fds_gen != crate::ffi::atfork::generation() {
+                // (A forked child running the loop without ev_loop_fork: it gets its own
+                // kernel objects before it waits, and never touches its parent's.)
                 l.backend_rebuild = false;
                 l.loop_fork(h, false);
             }

@@ -25,22 +25,26 @@
 //!   signals stay queued in the kernel and make the new signalfd readable; a rebuilt timerfd
 //!   reschedules the periodics (a clock change may have been missed meanwhile).
 //!
-//! Identity is decided by `kcmp(KCMP_FILE)` between members: two numbers that still name the
-//! same open file are ours (the application cannot give two of our numbers one file of its
-//! own by accident). With three members a majority decides which ones are lost. Where
-//! `kcmp` is unavailable (kernel without `CONFIG_KCMP`, seccomp), a member is trusted when
-//! `fstat` gives the device, inode and type recorded at creation: exact for pipes, but all
-//! eventfds, signalfds, timerfds and epoll fds share one anonymous inode, so there an
-//! anonymous-inode file of the application at our number is not recognised as foreign.
+//! Identity is decided by `kcmp(KCMP_FILE)` between members (numbers that still name one
+//! open file are ours; with three members a majority tells which ones are lost) together
+//! with `fstat`: device, inode and type must be those recorded at creation. `fstat` alone is
+//! exact for pipes, but all eventfds, signalfds, timerfds and epoll fds share one anonymous
+//! inode; `kcmp` alone would accept one application file `dup2()`ed onto two of our numbers.
+//! Where `kcmp` is unavailable (kernel without `CONFIG_KCMP`, seccomp, valgrind), `fstat`
+//! alone decides.
 //!
 //! # Cost
-//! Nothing per loop iteration. `ev_async_send`/the signal handler add one `kcmp` when they
-//! actually write (only while the loop sleeps); an internal watcher adds two `kcmp`s when
-//! it fires. Destroy and fork check all members before closing any.
+//! Nothing per loop iteration. `ev_async_send`/the signal handler add one `kcmp` and one
+//! `fstat` when they actually write (only while the loop sleeps); an internal watcher adds
+//! two `kcmp`s and one `fstat` when it fires. Destroy, fork and rebuilds check every member
+//! before closing or replacing any.
 //!
 //! # Limits
 //! * An application that clobbers two of the three numbers of one object before the loop
 //!   notices can make the loop miss wake-ups from that object (timers and io still run).
+//! * Not recognised as foreign: one anonymous-inode file of the application (its own
+//!   eventfd, signalfd, timerfd or epoll fd) `dup2()`ed onto two or more numbers of one
+//!   object; without `kcmp`, such a file at any one of our numbers.
 //! * The check and the write are two system calls: an application thread that `dup2()`s onto
 //!   a member between them (racing an `ev_async_send` in another thread) is not protected.
 //! * The io_uring ring fd is the io_uring backend's business (see `backend/uring.rs`).
@@ -132,26 +136,32 @@ pub fn same_file(a: c_int, b: c_int) -> Option<bool> {
     }
 }
 
-/// Which members still hold the object: by majority of `kcmp`, or by `fstat` against `id`.
-/// Async-signal-safe.
+/// Which members still hold the object: by majority of `kcmp` (where available), and by
+/// `fstat` against `id` (which rejects an application's file put onto several of our numbers
+/// unless it is an anonymous-inode file too). Async-signal-safe.
 pub fn alive(fds: &[c_int; MEMBERS], id: &Ident) -> [bool; MEMBERS] {
     let [a, b, c] = *fds;
     let by_ident = |x: c_int| ident(x).is_some_and(|i| i == *id);
-    match same_file(a, b) {
+    let k = match same_file(a, b) {
         Some(true) => [true, true, same_file(a, c) == Some(true)],
         Some(false) => {
             let ac = same_file(a, c) == Some(true);
             let bc = same_file(b, c) == Some(true);
             [ac, bc, ac || bc]
         }
-        None => [by_ident(a), by_ident(b), by_ident(c)],
-    }
+        None => [true; MEMBERS],
+    };
+    [
+        k[0] && by_ident(a),
+        k[1] && by_ident(b),
+        k[2] && by_ident(c),
+    ]
 }
 
 /// The first member that still holds the object, checked as cheaply as possible (one
-/// `kcmp` in the common case). Async-signal-safe.
+/// `kcmp` and one `fstat` in the common case). Async-signal-safe.
 pub fn first_alive(fds: &[c_int; MEMBERS], id: &Ident) -> Option<c_int> {
-    if same_file(fds[0], fds[1]) == Some(true) {
+    if same_file(fds[0], fds[1]) == Some(true) && ident(fds[0]).is_some_and(|i| i == *id) {
         return Some(fds[0]);
     }
     let al = alive(fds, id);
@@ -184,13 +194,13 @@ impl Members {
         [self.fds[0], self.fds[1]]
     }
 
-    /// Do all numbers still name the object? (Two `kcmp`s.) Every member is checked, not only
-    /// the watched ones: a lost third member left unrepaired would let a later loss of a
-    /// watched one look like two lost numbers out of three.
+    /// Do all numbers still name the object? (Two `kcmp`s and one `fstat`.) Every member is
+    /// checked, not only the watched ones: a lost third member left unrepaired would let a
+    /// later loss of a watched one look like two lost numbers out of three.
     pub fn intact(&self) -> bool {
         let [a, b, c] = self.fds;
         match same_file(a, b) {
-            Some(true) => same_file(a, c) == Some(true),
+            Some(true) => same_file(a, c) == Some(true) && ident(a).is_some_and(|i| i == self.id),
             Some(false) => false,
             None => self
                 .fds
@@ -239,9 +249,9 @@ impl Members {
     pub fn release(&mut self) {
         if self.is_some() {
             let al = alive(&self.fds, &self.id);
-            for i in 0..MEMBERS {
-                if al[i] {
-                    sys::close(self.fds[i]);
+            for (&fd, ours) in self.fds.iter().zip(al) {
+                if ours {
+                    sys::close(fd);
                 }
             }
         }
@@ -346,38 +356,65 @@ mod tests {
         unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) }
     }
 
-    #[test]
-    fn majority_finds_the_lost_member() {
-        let mut m = Members::new(efd()).unwrap();
-        assert_eq!(alive(&m.fds, &m.id), [true; 3]);
-        assert!(m.intact());
-        // A foreign pipe dup2'ed onto the first number.
+    fn pipe() -> [c_int; 2] {
         let mut p = [0; 2];
         // SAFETY: valid out-array.
         assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
-        // SAFETY: replacing our own member with our own pipe end.
-        assert!(unsafe { libc::dup2(p[0], m.fds[0]) } >= 0);
+        p
+    }
+
+    fn dup2(from: c_int, to: c_int) {
+        // SAFETY: in these tests `to` is always one of the test's own numbers.
+        assert_eq!(unsafe { libc::dup2(from, to) }, to);
+    }
+
+    #[test]
+    fn a_foreign_file_on_one_number_is_found_and_never_reused() {
+        let m = Members::new(efd()).unwrap();
+        assert_eq!(alive(&m.fds, &m.id), [true; 3]);
+        assert!(m.intact());
+        let p = pipe();
+        dup2(p[0], m.fds[0]);
         assert!(!m.intact());
         assert_eq!(alive(&m.fds, &m.id), [false, true, true]);
         assert_eq!(first_alive(&m.fds, &m.id), Some(m.fds[1]));
-        // Rebuild: the pipe's number is not reused, the others are.
-        let old = m;
-        let n = Members::spread(efd(), &old, alive(&old.fds, &old.id)).unwrap();
-        assert_ne!(n.fds[0], old.fds[0]);
-        assert_eq!(&n.fds[1..], &old.fds[1..]);
+        // Rebuild: the pipe's number gets no new object, the others are reused.
+        let mut n = Members::spread(efd(), &m, alive(&m.fds, &m.id)).unwrap();
+        assert_ne!(n.fds[0], m.fds[0]);
+        assert_eq!(&n.fds[1..], &m.fds[1..]);
         assert!(n.intact());
-        // The foreign number is still the pipe and was not closed.
-        assert_eq!(ident(old.fds[0]), ident(p[0]));
-        m = n;
-        // A closed member.
-        sys::close(m.fds[2]);
-        assert_eq!(alive(&m.fds, &m.id), [true, true, false]);
-        m.release();
-        assert!(!m.is_some());
-        // The pipe dup2'ed over the old member is still open.
-        assert!(ident(old.fds[0]).is_some());
-        for f in [old.fds[0], p[0], p[1]] {
+        assert_eq!(ident(m.fds[0]), ident(p[0]));
+        // A closed third member is noticed too.
+        sys::close(n.fds[2]);
+        assert!(!n.intact());
+        assert_eq!(alive(&n.fds, &n.id), [true, true, false]);
+        n.release();
+        assert!(!n.is_some());
+        // The pipe at the old number was left open.
+        assert_eq!(ident(m.fds[0]), ident(p[0]));
+        for f in [m.fds[0], p[0], p[1]] {
             sys::close(f);
         }
+    }
+
+    #[test]
+    fn one_foreign_file_on_every_number_is_not_ours() {
+        let mut m = Members::new(efd()).unwrap();
+        let p = pipe();
+        for &f in &m.fds {
+            dup2(p[1], f);
+        }
+        // kcmp says the three numbers name one file, fstat says it is not the eventfd.
+        assert_eq!(alive(&m.fds, &m.id), [false; 3]);
+        assert_eq!(first_alive(&m.fds, &m.id), None);
+        assert!(!m.intact());
+        let fds = m.fds;
+        m.release();
+        for f in fds {
+            assert_eq!(ident(f), ident(p[1]), "release closed a foreign file");
+            sys::close(f);
+        }
+        sys::close(p[0]);
+        sys::close(p[1]);
     }
 }
