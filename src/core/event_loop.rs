@@ -74,8 +74,9 @@ impl Wake {
         }
     }
 
-    /// Raise `flag` and wake the loop if it sleeps. Async-signal-safe: atomics and at most
-    /// one write(2); errno is preserved.
+    /// Raise `flag` and wake the loop if it sleeps. Async-signal-safe: atomics and, only when
+    /// the loop sleeps, one write(2) after checking that the number still holds our object
+    /// (`WakeFds::write`); errno is preserved.
     pub fn write(&self, flag: &AtomicI32) {
         fence(Ordering::SeqCst);
         if flag.load(Ordering::Relaxed) != 0 {
