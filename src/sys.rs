@@ -193,7 +193,7 @@ pub fn dup_high(fd: c_int) -> c_int {
 /// spreads them over protected numbers (`core::loopfds::Members`).
 pub fn wakeup_fd() -> Option<(c_int, c_int, bool)> {
     #[cfg(target_os = "linux")]
-    {
+    if !self_pipe_forced() {
         // SAFETY: plain syscall.
         let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if efd >= 0 {
@@ -209,6 +209,16 @@ pub fn wakeup_fd() -> Option<(c_int, c_int, bool)> {
         set_cloexec_nonblock(fd);
     }
     Some((fds[0], fds[1], false))
+}
+
+/// Private test knob: `EVRING_EVPIPE=pipe` makes loops wake through a self-pipe instead of an
+/// eventfd (the path of systems without eventfd), so that the C tests can exercise it on
+/// Linux. Read once per process.
+#[cfg(target_os = "linux")]
+fn self_pipe_forced() -> bool {
+    use std::sync::OnceLock;
+    static FORCED: OnceLock<bool> = OnceLock::new();
+    *FORCED.get_or_init(|| std::env::var_os("EVRING_EVPIPE").is_some_and(|v| v == "pipe"))
 }
 
 /// Mark an fd close-on-exec and non-blocking.

@@ -1,10 +1,11 @@
-/* evring-test: mode=self backends=all variants=sigaction,signalfd timeout=60 */
+/* evring-test: mode=self backends=all variants=sigaction,signalfd,selfpipe timeout=60 */
 /* evring-only (tracker issue 7 §1): every fd the loop owns survives the application closing it
  * or dup2()ing one of its own files onto its number, on every backend.
  *
  * From a callback of the running loop the test finds each of the loop's fds through
- * /proc/self/fd (eventfd, signalfd with EVFLAG_SIGNALFD, timerfd, the epoll fd, io_uring's
- * fds), one at a time, and (a) closes it, (b) dup2()s a regular file onto it, (c) dup2()s a
+ * /proc/self/fd (eventfd, or the self-pipe's ends in the "selfpipe" variant, which sets
+ * evring's private knob EVRING_EVPIPE=pipe; signalfd with EVFLAG_SIGNALFD; timerfd; the epoll
+ * fd; io_uring's fds), one at a time, and (a) closes it, (b) dup2()s a regular file onto it, (c) dup2()s a
  * socket onto it. After each attack the loop must keep delivering io, a timer, a periodic, a
  * signal (raised right after the attack) and an ev_async_send from another thread, within a
  * guard time. The application's files at the old numbers must stay untouched: nothing written
@@ -39,18 +40,24 @@ static int target_index, target_mode;  /* mode: 0 close, 1 dup2 file, 2 dup2 soc
 static int attacked_fd;
 
 /* application files dup2()ed onto loop numbers: checked at the end */
-#define MAX_VICTIMS 64
+#define MAX_VICTIMS 128
 static struct { int fd, mode, peer; } victims[MAX_VICTIMS];
 static int nvictims;
 static const char file_text[] = "application data, not the loop's";
 static const char sock_text[] = "unread";
+
+/* fds open before the loop existed (inherited ones, a valgrind's own): never the loop's */
+#define MAX_FD_SEEN 4096
+static unsigned char preexisting[MAX_FD_SEEN];
 
 static int cmp_int(const void *a, const void *b)
 {
   return *(const int *)a - *(const int *)b;
 }
 
-/* fd numbers whose /proc link is exactly `what`, ascending */
+/* fd numbers whose /proc link is exactly `what` (or starts with it, if it ends with ':'),
+ * ascending; fds open before the loop was created and the test's own io pipe are left out;
+ * what == NULL marks every open fd as preexisting */
 static int find_fds(const char *what, int *out, int max)
 {
   DIR *d = opendir("/proc/self/fd");
@@ -65,10 +72,23 @@ static int find_fds(const char *what, int *out, int max)
     len = readlink(path, target, sizeof target - 1);
     if (len <= 0) continue;
     target[len] = 0;
-    if (strcmp(target, what) == 0 && n < max && atoi(e->d_name) != dirfd(d)) out[n++] = atoi(e->d_name);
+    {
+      size_t wl = what ? strlen(what) : 0;
+      int fd = atoi(e->d_name);
+      int match;
+      if (fd < 0 || fd >= MAX_FD_SEEN) continue;   /* e.g. valgrind's own fds: not the loop's */
+      if (!what) {
+        preexisting[fd] = 1;
+        continue;
+      }
+      match = what[wl - 1] == ':' ? strncmp(target, what, wl) == 0 : strcmp(target, what) == 0;
+      if (match && n < max && !preexisting[fd] && fd != dirfd(d) && fd != io_pipe[0] &&
+          fd != io_pipe[1])
+        out[n++] = fd;
+    }
   }
   closedir(d);
-  qsort(out, (size_t)n, sizeof *out, cmp_int);
+  if (n > 1) qsort(out, (size_t)n, sizeof *out, cmp_int);
   return n;
 }
 
@@ -221,10 +241,13 @@ int main(int argc, char **argv)
 {
   const char *env = getenv("LIBEV_FLAGS");
   int use_sigfd = argc > 1 && strcmp(argv[1], "signalfd") == 0;
+  int use_pipe = argc > 1 && strcmp(argv[1], "selfpipe") == 0;
   unsigned flags = (env ? (unsigned)atoi(env) : 0) | EVFLAG_NOENV | (use_sigfd ? EVFLAG_SIGNALFD : 0);
   int n, f, fails, backend_fails = 0, i;
 
   WATCHDOG_KILL(50);
+  if (use_pipe) setenv("EVRING_EVPIPE", "pipe", 1);
+  find_fds(NULL, NULL, 0);
   loop = test_new_loop(flags);
   CHECK(pipe(io_pipe) == 0);
   ev_io_init(&io_w, io_cb, io_pipe[0], EV_READ);
@@ -239,15 +262,22 @@ int main(int argc, char **argv)
   ev_async_start(loop, &async_w);
   ev_timer_init(&attack_w, attack_cb, 0., 0.);
   ev_timer_init(&guard_w, guard_cb, 3., 0.);
-  TRACE("signals through %s", use_sigfd ? "signalfd" : "sigaction");
+  TRACE("signals through %s, wakeup through %s", use_sigfd ? "signalfd" : "sigaction",
+        use_pipe ? "a self-pipe" : "an eventfd");
 
   /* baseline: everything is delivered before any attack */
   CHECK(round_ok("none", 0, 0));
   TRACE("baseline: io, timer, periodic, signal and async delivered");
 
-  fails = attack_kind("anon_inode:[eventfd]", &n);
-  TRACE("wakeup eventfd: found %s, recovered from close/dup2 of each: %s", n > 0 ? "yes" : "no",
-        fails == 0 ? "yes" : "NO");
+  if (use_pipe) {
+    fails = attack_kind("pipe:", &n);
+    TRACE("wakeup self-pipe: found %s, recovered from close/dup2 of each end: %s",
+          n > 0 ? "yes" : "no", fails == 0 ? "yes" : "NO");
+  } else {
+    fails = attack_kind("anon_inode:[eventfd]", &n);
+    TRACE("wakeup eventfd: found %s, recovered from close/dup2 of each: %s", n > 0 ? "yes" : "no",
+          fails == 0 ? "yes" : "NO");
+  }
   CHECK(n > 0);
   f = attack_kind("anon_inode:[timerfd]", &n);
   fails += f;
