@@ -34,6 +34,9 @@ const MAX_BLOCKTIME2: f64 = 1500001.07;
 const MIN_TIMEJUMP: f64 = 1.0;
 /// Smallest interval periodic_recalc divides by (libev: 1/8192 s).
 const MIN_INTERVAL: f64 = 0.0001220703125;
+/// How often (seconds of loop activity) the loop-owned objects' numbers are checked even if
+/// the objects stay silent (see `fds_health`).
+const FDS_CHECK_INTERVAL: f64 = 0.25;
 /// Size of the pid hash for child watchers.
 const PID_HASHSIZE: usize = 16;
 
@@ -184,6 +187,8 @@ pub struct Loop {
     timerfd_m: Members,
     /// Fork generation (`ffi::atfork`) the objects above were made in.
     fds_gen: u64,
+    /// `mn_now` after which `fds_health` checks the objects' numbers again.
+    fds_check_at: f64,
 
     pub invoke_cb: LoopCb,
     pub release_cb: HookCb,
@@ -299,6 +304,7 @@ impl LoopHandle {
             sigfd_m: Members::NONE,
             timerfd_m: Members::NONE,
             fds_gen: crate::ffi::atfork::generation(),
+            fds_check_at: 0.0,
             sigfd: if flags & EVFLAG_SIGNALFD != 0 { -2 } else { -1 },
             // SAFETY: an all-zero sigset_t is a valid (empty) set on Linux.
             sigfd_set: unsafe { core::mem::zeroed() },
@@ -1155,6 +1161,38 @@ impl Loop {
         !intact
     }
 
+    /// Check every loop-owned object's numbers at most every `FDS_CHECK_INTERVAL` of loop
+    /// activity (a float compare per iteration; a few system calls four times a second while
+    /// the loop is busy, none while it sleeps) and rebuild those that lost one. An object that
+    /// wakes the loop is also checked then (`obj_fired`); this catches the silent ones (a
+    /// timerfd, a wakeup fd whose wake-ups all came while the loop was awake) before a second
+    /// lost number could leave writers without a number they can trust.
+    fn fds_health(&mut self, h: &LoopHandle) {
+        if self.mn_now < self.fds_check_at {
+            return;
+        }
+        self.fds_check_at = self.mn_now + FDS_CHECK_INTERVAL;
+        if self.evpipe_r.is_some()
+            && !(self.evpipe_r.intact() && (!self.evpipe_w.is_some() || self.evpipe_w.intact()))
+        {
+            self.obj_stop(Obj::Pipe);
+            self.evpipe_make(h);
+            // A writer may have found no number to write to meanwhile: rescan the flags.
+            let pw = self.pipe_w();
+            self.feed(pw, EV_CUSTOM);
+        }
+        if self.sigfd_m.is_some() && !self.sigfd_m.intact() {
+            self.sigfd_rebuild();
+        }
+        if self.timerfd_m.is_some() && !self.timerfd_m.intact() {
+            self.obj_stop(Obj::Timer);
+            if !self.timerfd_make() {
+                self.timerfd = -2;
+            }
+            self.periodics_reschedule();
+        }
+    }
+
     /// Create the wakeup fd (eventfd, or a pipe) and its internal MAXPRI watchers, unless it
     /// exists.
     fn evpipe_init(&mut self, h: &LoopHandle) {
@@ -1793,6 +1831,7 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                 }
             }
             l.time_update();
+            l.fds_health(h);
             l.timers_reify();
             l.periodics_reify();
             // Idle watchers: only the highest priority with idle watchers runs, and only if

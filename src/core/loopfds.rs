@@ -17,8 +17,10 @@
 //!   poll/select report `POLLNVAL`/`EBADF` for a closed number (its watcher is killed with
 //!   `EV_ERROR`), and for a number that now names another file the second watched number
 //!   still wakes the loop;
-//! * whenever an internal watcher fires (readable or `EV_ERROR`), the loop checks that all
-//!   three numbers still name the same file; if not, it rebuilds the object: the new
+//! * whenever an internal watcher fires (readable or `EV_ERROR`), and in any case every quarter
+//!   second of loop activity (`Loop::fds_health`: objects that stay silent, such as the
+//!   timerfd, must not pile up losses), the loop checks that all three numbers still name the
+//!   same file; if not, it rebuilds the object: the new
 //!   object is `dup3()`ed onto the numbers that still hold the old one (so a writer that read
 //!   the old numbers writes into the new object) and gets fresh numbers for the lost ones.
 //!   Signals and asyncs are flags in atomics and are rescanned after a rebuild; pending
@@ -34,14 +36,16 @@
 //! alone decides.
 //!
 //! # Cost
-//! Nothing per loop iteration. `ev_async_send`/the signal handler add one `kcmp` and one
-//! `fstat` when they actually write (only while the loop sleeps); an internal watcher adds
-//! two `kcmp`s and one `fstat` when it fires. Destroy, fork and rebuilds check every member
-//! before closing or replacing any.
+//! No system call per loop iteration (a float compare). `ev_async_send`/the signal handler
+//! add one `kcmp` and one `fstat` when they actually write (only while the loop sleeps); an
+//! internal watcher adds two `kcmp`s and one `fstat` when it fires; the periodic check costs
+//! the same per object at most four times a second, and only while the loop is awake anyway.
+//! Destroy, fork and rebuilds check every member before closing or replacing any.
 //!
 //! # Limits
-//! * An application that clobbers two of the three numbers of one object before the loop
-//!   notices can make the loop miss wake-ups from that object (timers and io still run).
+//! * An application that clobbers two of the three numbers of one object within one check
+//!   interval can make the loop miss that object's wake-ups until the next check repairs it
+//!   (at the latest when the loop next wakes for a timer or io, plus a quarter second).
 //! * Not recognised as foreign: one anonymous-inode file of the application (its own
 //!   eventfd, signalfd, timerfd or epoll fd) `dup2()`ed onto two or more numbers of one
 //!   object; without `kcmp`, such a file at any one of our numbers.
