@@ -43,6 +43,7 @@
 //! Destroy, fork and rebuilds check every member before closing or replacing any.
 //!
 //! # Limits
+//! * Each object costs two extra fds (at most eight per loop: wakeup, signalfd, timerfd, epoll).
 //! * An application that clobbers two of the three numbers of one object within one check
 //!   interval can make the loop miss that object's wake-ups until the next check repairs it
 //!   (at the latest when the loop next wakes for a timer or io, plus a quarter second).
