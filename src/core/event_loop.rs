@@ -1423,6 +1423,12 @@ impl Loop {
     /// The signal set changed: update the signalfd through a number that still holds it
     /// (never an application's signalfd at a lost number), or rebuild it.
     fn sigfd_update(&mut self) {
+        if self.fds_gen != crate::ffi::atfork::generation() {
+            // A forked child: the signalfd is shared with the parent, whose mask must not
+            // change. The child gets its own (with the whole current set).
+            self.sigfd_rebuild();
+            return;
+        }
         match loopfds::first_alive(&self.sigfd_m.fds, &self.sigfd_m.id) {
             Some(fd) => {
                 sys::signalfd(fd, &self.sigfd_set);
@@ -1557,6 +1563,11 @@ impl Loop {
             if !self.timerfd_make() {
                 self.timerfd = -2;
             }
+        }
+        if real_fork && self.sigfd_m.is_some() {
+            // The inherited signalfd is the parent's too: changing its mask would change the
+            // parent's.
+            self.sigfd_rebuild();
         }
         if real_fork && self.evpipe_r.is_some() {
             self.obj_stop(Obj::Pipe);
