@@ -47,6 +47,15 @@
 //! (not treated as interference), and the next wait is made non-blocking so the fd's
 //! level-triggered readiness is reported then.
 //!
+//! ## The ring fd
+//! The ring is ours ([`ring::Ring`], not the io-uring crate's `IoUring`): its fd is moved to a
+//! protected high number at creation and registered, and the creating thread enters with
+//! `IORING_ENTER_REGISTERED_RING`, so the application closing or `dup2()`ing over the number
+//! does not disturb the loop at all. Another thread (a loop moved between threads) enters
+//! through the number; if that fails with EBADF/EOPNOTSUPP (the number no longer names an
+//! io_uring), the loop rebuilds a ring and re-arms every watcher. Teardown closes the number
+//! only while it still names our ring file (fstat identity, t_uring_ringfd).
+//!
 //! ## Fork
 //! The ring mappings are `MADV_DONTFORK` (a child has no mapping at all), and the backend
 //! remembers the process generation ([`crate::ffi::atfork`]) it was created in. In any other
@@ -63,9 +72,11 @@ use crate::ffi::atfork;
 use crate::sys;
 use core::ffi::c_int;
 use core::sync::atomic::{AtomicU64, Ordering};
-use io_uring::{cqueue, opcode, squeue, types, IoUring, Probe};
-use std::mem::ManuallyDrop;
+use io_uring::{opcode, squeue, types};
+use ring::{Ring, ENTER_GETEVENTS as GETEVENTS, FEAT_EXT_ARG, FEAT_NODROP};
 use std::sync::{Mutex, OnceLock};
+
+mod ring;
 
 /// Readiness strategy.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -183,9 +194,6 @@ const PRUNE_QUEUED: u8 = 16;
 
 // ---------------------------------------------------------------------------- ring setup
 
-/// `IORING_ENTER_GETEVENTS`.
-const GETEVENTS: u32 = 1;
-
 /// Ring sizes. Every pgagroal worker has its own loop, so the ring's memory counts per
 /// process: 256 SQEs (16 KiB) and 1024 CQEs (16 KiB) keep a worker loop within 64 KiB of
 /// libev's (1024/4096 cost about +144 KiB RSS per worker, measured by bench_rss). A full SQ
@@ -196,7 +204,8 @@ const CQ_ENTRIES: u32 = 1024;
 
 /// Build a ring with a flag ladder: COOP_TASKRUN|TASKRUN_FLAG|SUBMIT_ALL (5.19) first, no
 /// flags on EINVAL. Never SINGLE_ISSUER/DEFER_TASKRUN: a libev loop may move between threads.
-fn make_ring(sq: u32, cq: u32, fail: Option<Fail>) -> Result<IoUring, c_int> {
+/// The ring fd lives at a protected high number and is registered (see `ring`).
+fn make_ring(sq: u32, cq: u32, fail: Option<Fail>) -> Result<Ring, c_int> {
     let mut last = libc::EINVAL;
     for level in 0..2 {
         if let Some(Fail::Errno(e)) = fail {
@@ -205,20 +214,10 @@ fn make_ring(sq: u32, cq: u32, fail: Option<Fail>) -> Result<IoUring, c_int> {
             }
             return Err(e);
         }
-        let mut b = IoUring::<squeue::Entry, cqueue::Entry>::builder();
-        b.setup_cqsize(cq).setup_clamp();
-        if !under_valgrind() {
-            b.dontfork();
-        }
-        if level == 0 {
-            b.setup_submit_all()
-                .setup_coop_taskrun()
-                .setup_taskrun_flag();
-        }
-        match b.build(sq) {
+        match Ring::new(sq, cq, level == 0, !under_valgrind()) {
             Ok(r) => return Ok(r),
             Err(e) => {
-                last = e.raw_os_error().unwrap_or(libc::EINVAL);
+                last = e;
                 if last != libc::EINVAL {
                     return Err(last);
                 }
@@ -238,19 +237,23 @@ fn under_valgrind() -> bool {
 
 /// What the kernel supports for `want`: `None` = io_uring unusable (use epoll), else the
 /// mode we can run (`epollwait` degrades to `epollctl` before 6.15).
-fn probe(ring: &IoUring, want: Mode, fail: Option<Fail>) -> Option<Mode> {
+fn probe(ring: &Ring, want: Mode, fail: Option<Fail>) -> Option<Mode> {
     if fail == Some(Fail::Old) {
         return None;
     }
-    let p = ring.params();
-    if !p.is_feature_nodrop() || !p.is_feature_ext_arg() {
+    let f = ring.features();
+    if f & FEAT_NODROP == 0 || f & FEAT_EXT_ARG == 0 {
         return None;
     }
-    let mut pr = Probe::new();
-    if ring.submitter().register_probe(&mut pr).is_err() {
-        return None;
-    }
-    let has = |c: u8| pr.is_supported(c);
+    let ops = [
+        opcode::EpollCtl::CODE,
+        opcode::PollAdd::CODE,
+        opcode::PollRemove::CODE,
+        opcode::EpollWait::CODE,
+        opcode::LinkTimeout::CODE,
+    ];
+    let got = ring.probe(&ops)?;
+    let has = |c: u8| ops.iter().position(|&o| o == c).is_some_and(|i| got[i]);
     let has_ctl = has(opcode::EpollCtl::CODE);
     let has_poll = has(opcode::PollAdd::CODE) && has(opcode::PollRemove::CODE);
     let has_wait = has_ctl && has(opcode::EpollWait::CODE) && has(opcode::LinkTimeout::CODE);
@@ -266,7 +269,7 @@ fn probe(ring: &IoUring, want: Mode, fail: Option<Fail>) -> Option<Mode> {
 /// this task used queues kernel task work with TWA_SIGNAL (io_ring_exit_work), which makes
 /// the next blocking syscall of the task -- our epoll_wait -- fail with a spurious EINTR.
 struct Spare {
-    ring: IoUring,
+    ring: Ring,
     forkgen: u64,
 }
 static SPARE: Mutex<Option<Spare>> = Mutex::new(None);
@@ -299,15 +302,14 @@ pub fn available() -> bool {
 }
 
 /// The probe's ring if it is still unused and belongs to this process.
-fn take_spare() -> Option<IoUring> {
-    let spare = SPARE.lock().ok()?.take()?;
+fn take_spare() -> Option<Ring> {
+    let mut spare = SPARE.lock().ok()?.take()?;
     if spare.forkgen == atfork::generation() {
         return Some(spare.ring);
     }
-    // Inherited from the parent: not mapped here (MADV_DONTFORK); just close the fd.
-    use std::os::fd::AsRawFd;
-    let ring = ManuallyDrop::new(spare.ring);
-    sys::close(ring.as_raw_fd());
+    // Inherited from the parent: not mapped here (MADV_DONTFORK); just close the fd (if the
+    // number still names it).
+    spare.ring.release(false);
     None
 }
 
@@ -327,7 +329,7 @@ struct Change {
 }
 
 pub struct Uring {
-    ring: ManuallyDrop<IoUring>,
+    ring: Ring,
     mode: Mode,
     /// [`atfork::generation`] when the ring was made.
     forkgen: u64,
@@ -346,6 +348,11 @@ pub struct Uring {
     /// Our epoll fd number no longer names our epoll instance (the application closed it):
     /// never close that number; rebuild.
     epfd_lost: bool,
+    /// (st_dev, st_ino) of the epoll file: Drop closes the number only while it names it.
+    epfd_id: Option<(u64, u64)>,
+    /// Entering through the ring's fd number failed because the number no longer names our
+    /// ring (only possible on a thread that has no registered index for it): rebuild a ring.
+    ring_lost: bool,
     /// A run-time failure: the loop should switch to epoll at the next rebuild.
     pub broken: bool,
 }
@@ -403,7 +410,9 @@ impl Uring {
             fd
         };
         Some(Uring {
-            ring: ManuallyDrop::new(ring),
+            ring,
+            epfd_id: if epfd >= 0 { ring::file_id(epfd) } else { None },
+            ring_lost: false,
             mode,
             forkgen: atfork::generation(),
             pid: sys::getpid(),
@@ -429,8 +438,7 @@ impl Uring {
         if self.epfd >= 0 {
             self.epfd
         } else {
-            use std::os::fd::AsRawFd;
-            self.ring.as_raw_fd()
+            self.ring.fd()
         }
     }
 
@@ -537,27 +545,23 @@ impl Uring {
         a.reify |= crate::ffi::abi::EV__IOFDSET as u8;
         // ENOENT: it completed meanwhile (its CQE is stale now); other errors (kernel < 6.0):
         // the removal stays lazy, as in libev.
-        let _ = self
-            .ring
-            .submitter()
-            .register_sync_cancel(None, types::CancelBuilder::user_data(ud));
+        let _ = self.ring.sync_cancel(ud);
     }
 
     /// Queue an SQE; when the SQ is full, hand the queued ones to the kernel first.
     fn push(&mut self, e: &squeue::Entry) {
         loop {
-            // SAFETY: our SQEs reference no user memory except epoll_event buffers that live
-            // in `self` and stay put until their completions are reaped.
-            if unsafe { self.ring.submission().push(e) }.is_ok() {
+            // Our SQEs reference no user memory except epoll_event buffers that live in
+            // `self` and stay put until their completions are reaped.
+            if self.ring.push(e) {
                 return;
             }
-            if let Err(err) = self.ring.submit() {
-                match err.raw_os_error() {
-                    Some(libc::EINTR | libc::EAGAIN | libc::EBUSY) => {
-                        self.drain_cq_into_buffer();
-                    }
-                    _ => {
-                        self.broken = true;
+            let r = self.ring.submit();
+            if r < 0 {
+                match -r {
+                    libc::EINTR | libc::EAGAIN | libc::EBUSY => self.drain_cq_into_buffer(),
+                    err => {
+                        self.enter_failed(err);
                         return;
                     }
                 }
@@ -565,33 +569,36 @@ impl Uring {
         }
     }
 
+    /// The ring fd number no longer names our ring (closed, or another file put there):
+    /// entering through it fails before anything is submitted. Only a thread without the
+    /// registered index enters through the number.
+    fn ring_number_gone(&self, err: c_int) -> bool {
+        matches!(err, libc::EBADF | libc::EOPNOTSUPP) && !self.ring.registered_here()
+    }
+
+    /// A failed enter: a lost ring number is rebuilt on io_uring, anything else sends the
+    /// loop to epoll.
+    fn enter_failed(&mut self, err: c_int) {
+        if self.ring_number_gone(err) {
+            self.ring_lost = true;
+        } else {
+            self.broken = true;
+        }
+    }
+
     /// Move every available CQE into `self.cqes` (overflowed ones too).
     fn drain_cq_into_buffer(&mut self) {
         loop {
-            let mut cq = self.ring.completion();
-            cq.sync();
-            for c in &mut cq {
-                self.cqes.push((c.user_data(), c.result()));
-            }
-            drop(cq);
-            if !self.ring.submission().cq_overflow() {
+            let cqes = &mut self.cqes;
+            self.ring.reap(|ud, res| cqes.push((ud, res)));
+            if !self.ring.cq_overflow() {
                 return;
             }
             // NODROP backlog: an enter with GETEVENTS moves it into the (now empty) CQ.
-            // SAFETY: no SQEs passed, no argument.
-            let r = unsafe {
-                self.ring
-                    .submitter()
-                    .enter::<libc::sigset_t>(0, 0, GETEVENTS, None)
-            };
-            if let Err(e) = r {
-                if !matches!(
-                    e.raw_os_error(),
-                    Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)
-                ) {
-                    self.broken = true;
-                    return;
-                }
+            let r = self.ring.enter(0, 0, GETEVENTS, None);
+            if r < 0 && !matches!(-r, libc::EINTR | libc::EBUSY | libc::EAGAIN) {
+                self.enter_failed(-r);
+                return;
             }
         }
     }
@@ -606,7 +613,7 @@ impl Uring {
             out.rebuild = true;
             return;
         }
-        if self.broken {
+        if self.broken || self.ring_lost {
             out.rebuild = true;
             return;
         }
@@ -615,7 +622,7 @@ impl Uring {
         } else {
             self.poll_epoll(anfds, timeout, out);
         }
-        if self.broken || self.epfd_lost {
+        if self.broken || self.epfd_lost || self.ring_lost {
             out.rebuild = true;
         }
     }
@@ -644,32 +651,23 @@ impl Uring {
         let deadline = sys::monotonic() + timeout;
         let mut timeout = timeout;
         loop {
-            let to_submit = self.ring.submission().len() as u32;
+            let to_submit = self.ring.sq_len();
             let r = if timeout > 0.0 && self.cqes.is_empty() {
-                let ts = timespec(timeout);
-                let args = types::SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(1, &args)
+                self.ring
+                    .enter(to_submit, 1, GETEVENTS, Some(timeout_ns(timeout)))
             } else {
-                // SAFETY: plain enter without an argument.
-                unsafe {
-                    self.ring
-                        .submitter()
-                        .enter::<libc::sigset_t>(to_submit, 0, GETEVENTS, None)
-                }
+                self.ring.enter(to_submit, 0, GETEVENTS, None)
             };
-            match r.err().and_then(|e| e.raw_os_error()) {
-                None | Some(libc::ETIME | libc::EBUSY | libc::EAGAIN) => break,
-                Some(libc::EINTR) => {
-                    if !eintr_from_ring_close()
-                        || timeout <= 0.0
-                        || !self.ring.completion().is_empty()
-                    {
+            match if r < 0 { -r } else { 0 } {
+                0 | libc::ETIME | libc::EBUSY | libc::EAGAIN => break,
+                libc::EINTR => {
+                    if !eintr_from_ring_close() || timeout <= 0.0 || !self.ring.cq_is_empty() {
                         break;
                     }
                     timeout = (deadline - sys::monotonic()).max(0.0);
                 }
-                Some(_) => {
-                    self.broken = true;
+                err => {
+                    self.enter_failed(err);
                     return;
                 }
             }
@@ -794,9 +792,9 @@ impl Uring {
         ));
         let mut outstanding = 0u32;
         let mut wait_res: Option<i32> = None;
-        let sq_cap = self.ring.params().sq_entries() as usize;
+        let sq_cap = self.ring.sq_entries() as usize;
         for (i, c) in changes.iter().enumerate() {
-            if self.ring.submission().len() + 3 > sq_cap {
+            if self.ring.sq_len() as usize + 3 > sq_cap {
                 // Huge batch: finish what is queued before going on, so order is kept.
                 self.enter_until(&mut outstanding, &mut wait_res, &changes, anfds, out);
             }
@@ -849,20 +847,21 @@ impl Uring {
         anfds: &mut [Anfd],
         out: &mut PollOut,
     ) {
-        let cq_cap = self.ring.params().cq_entries();
-        while *outstanding > 0 || !self.ring.submission().is_empty() {
-            let to_submit = self.ring.submission().len() as u32;
+        let cq_cap = self.ring.cq_entries();
+        while *outstanding > 0 || self.ring.sq_len() > 0 {
+            let to_submit = self.ring.sq_len();
             let want = (*outstanding).min(cq_cap);
-            // SAFETY: plain enter without an argument; the SQEs point into buffers owned by
-            // `self` / `changes` that outlive this loop (we do not return before all reaped).
-            let r = unsafe {
-                self.ring
-                    .submitter()
-                    .enter::<libc::sigset_t>(to_submit, want, GETEVENTS, None)
-            };
-            if let Err(e) = r {
-                match e.raw_os_error() {
-                    Some(libc::EINTR | libc::EBUSY | libc::EAGAIN) => {}
+            // The SQEs point into buffers owned by `self` / `changes` that outlive this loop
+            // (we do not return before all are reaped).
+            let r = self.ring.enter(to_submit, want, GETEVENTS, None);
+            if r < 0 {
+                match -r {
+                    libc::EINTR | libc::EBUSY | libc::EAGAIN => {}
+                    err if self.ring_number_gone(err) => {
+                        // Nothing was submitted (the fd lookup failed first): rebuild.
+                        self.ring_lost = true;
+                        return;
+                    }
                     _ => {
                         // Cannot finish the chain safely: nothing more we can do than mark
                         // the ring broken; the loop rebuilds on epoll (dropping the ring
@@ -1018,27 +1017,25 @@ fn queue_arm(arm: &mut Vec<c_int>, anfds: &mut [Anfd], fd: c_int) {
     }
 }
 
-fn timespec(t: f64) -> types::Timespec {
-    let ns = (t * 1e9) as u64;
-    types::Timespec::new()
-        .sec(ns / 1_000_000_000)
-        .nsec((ns % 1_000_000_000) as u32)
+fn timeout_ns(t: f64) -> u64 {
+    (t * 1e9) as u64
 }
 
 impl Drop for Uring {
     fn drop(&mut self) {
-        if self.epfd >= 0 && !self.epfd_lost {
+        // Close our numbers only while they still name our files: the application may have
+        // closed them and reused the numbers for its own files.
+        if self.epfd >= 0 && !self.epfd_lost && ring::file_id(self.epfd) == self.epfd_id {
             sys::close(self.epfd);
         }
         if self.foreign() || sys::getpid() != self.pid {
             // A forked child: the mappings are not there (MADV_DONTFORK), and the ring with
             // its requests belongs to the parent. Close our descriptor only.
-            use std::os::fd::AsRawFd;
-            sys::close(self.ring.as_raw_fd());
+            self.ring.release(false);
         } else {
-            // SAFETY: dropped exactly once, here; no request references our buffers (the
-            // epoll modes finish all requests within `poll`; poll requests use no memory).
-            unsafe { ManuallyDrop::drop(&mut self.ring) };
+            // No request references our buffers: the epoll modes finish all requests within
+            // `poll`; poll requests use no memory.
+            self.ring.release(true);
             note_ring_closed();
         }
     }
