@@ -13,11 +13,13 @@
 //!   next `ev_run` iteration a `close(fd)` does not release the file.
 //! * `epollctl`: epoll gives level-triggered readiness, exactly as the epoll backend; the
 //!   interest changes of one iteration go to the kernel as `IORING_OP_EPOLL_CTL` requests in
-//!   one enter that waits for all of them, before `epoll_wait` (a single change uses plain
-//!   `epoll_ctl`, as libuv does).
-//! * `epollwait` (kernel 6.15+, probed): the `EPOLL_CTL` requests and one
-//!   `IORING_OP_EPOLL_WAIT` go in ONE enter, so changes and the wait cost one syscall;
-//!   iterations without changes use plain `epoll_wait`.
+//!   one enter that waits for all of them, before `epoll_wait`.
+//! * `epollwait` (kernel 6.15+, probed; otherwise `epollctl`): the `EPOLL_CTL` requests and
+//!   one `IORING_OP_EPOLL_WAIT` go in ONE enter, so changes and the wait cost one syscall.
+//!
+//! In both epoll strategies, iterations without changes use plain `epoll_wait`, and up to
+//! [`SMALL_BATCH`] changes go out as plain `epoll_ctl` calls (measured: a ring round trip
+//! for one or two requests costs more than the syscalls it saves).
 //!
 //! ## The in-flight wait hazard (`epollwait`)
 //! An `EPOLL_WAIT` request still in flight when the iteration ends would harvest readiness
@@ -25,14 +27,28 @@
 //! loop, the request could consume an event for data the application has already read, and
 //! the next iteration would deliver that stale readiness -- a blocking `read()` then hangs
 //! (pgagroal uses blocking sockets, one read per callback). So a wait is always finished
-//! before we look at any event or return: the chain is
-//! `CTL (HARDLINK) → … → CTL (HARDLINK) → EPOLL_WAIT (LINK) → LINK_TIMEOUT (ns)`, and we keep
-//! entering (without new SQEs; EINTR just re-enters) until the CQEs of every CTL, of the wait
-//! and of the timeout have been reaped: each of these requests posts exactly one CQE, so "all
-//! reaped" means "nothing in flight". Linking guarantees that the CTLs are applied, in order,
-//! before the wait starts (hard links keep the chain going when a CTL fails). Measured cost:
-//! each link step is queued as task work (~2 µs per step), and `IO_DRAIN` instead of links
-//! was slower still (and hung t_uring_reuse), which is why this strategy is not the default.
+//! before we look at any event or return: every request of the batch posts exactly one CQE,
+//! and we keep entering until all of them are reaped ("all reaped" = "nothing in flight").
+//!
+//! How the wait is bounded and ordered after the CTLs (`EVRING_URING_EPW`, measured in
+//! bench/uring/RESULTS.md with the io_uring tracepoints):
+//! * `ext` (default): CTLs and EPOLL_WAIT unlinked, in SQ order; the enter waits for all
+//!   their CQEs with the iteration's timeout as `EXT_ARG`. No links, no task work when the
+//!   wait finds events at once. The CTLs are issued inline before the wait; should one be
+//!   punted to io-wq (-EAGAIN: the epoll mutex was contended) its CQE comes after the
+//!   wait's, and the wait's harvest is then discarded (level-triggered: nothing consumed)
+//!   and the next wait made non-blocking. When the timeout expires first, the wait is
+//!   cancelled with `IORING_REGISTER_SYNC_CANCEL` and reaped (so an iteration ended by a
+//!   timer costs 1 enter + 1 register, as `epollctl` costs 1 enter + 1 `epoll_wait`).
+//! * `lt`: CTLs unlinked, `EPOLL_WAIT (LINK) → LINK_TIMEOUT`: one link step (one task-work
+//!   pass) and an hrtimer per iteration.
+//! * `link`: `CTL (HARDLINK) → … → EPOLL_WAIT (LINK) → LINK_TIMEOUT`: every link step is a
+//!   task-work pass (11 per iteration for 10 changes); 1.5-2.5x slower than `ext`.
+//!
+//! Zero-timeout iterations with changes batch the CTLs, then call `epoll_wait`: an
+//! unlinked EPOLL_WAIT that finds nothing would be armed and need a cancel, and a 0 ns
+//! LINK_TIMEOUT can cancel the wait before it has harvested (measured: an fd made ready by
+//! this very batch was reported one iteration late).
 //!
 //! The `epollctl` strategy does not link its CTLs: they are issued inline, in order, and the
 //! enter waits for all of their CQEs before `epoll_wait` runs, so even one punted to io-wq
@@ -86,8 +102,9 @@ pub enum Mode {
     EpollWait,
 }
 
-/// The measured winner (bench/uring/RESULTS.md).
-pub const DEFAULT_MODE: Mode = Mode::EpollCtl;
+/// The measured winner (bench/uring/RESULTS.md); degrades to `EpollCtl` without
+/// `IORING_OP_EPOLL_WAIT` (kernel < 6.15).
+pub const DEFAULT_MODE: Mode = Mode::EpollWait;
 
 /// Simulated setup failures (`EVRING_URING_FAIL`), for the fallback tests.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -345,6 +362,10 @@ pub struct Uring {
     arm: Vec<c_int>,
     cqes: Vec<(u64, i32)>,
     nonblock_next: bool,
+    /// epollwait: CTL completions still expected in the current batch, and whether the
+    /// wait completed before all of them.
+    ctl_left: u32,
+    wait_late: bool,
     /// Our epoll fd number no longer names our epoll instance (the application closed it):
     /// never close that number; rebuild.
     epfd_lost: bool,
@@ -425,6 +446,8 @@ impl Uring {
             arm: Vec::new(),
             cqes: Vec::new(),
             nonblock_next: false,
+            ctl_left: 0,
+            wait_late: false,
             epfd_lost: false,
             broken: false,
         })
@@ -711,15 +734,26 @@ impl Uring {
         let k = self.changes.len();
         let n = if k == 0 {
             self.epoll_wait(timeout)
-        } else if self.mode == Mode::EpollCtl && k == 1 {
-            let ch = self.changes[0];
-            self.changes.clear();
-            clear_prune_flags(anfds, &[ch]);
-            if !self.ctl(ch.op, ch.fd, ch.mask, ch.data) {
-                let err = sys::errno();
-                self.ctl_failed(anfds, ch, err, out);
+        } else if k <= small_batch() {
+            // Few changes: plain epoll_ctl calls are cheaper than a ring round trip
+            // (bench/uring/RESULTS.md, "small batches").
+            let changes = core::mem::take(&mut self.changes);
+            clear_prune_flags(anfds, &changes);
+            for &ch in &changes {
+                if !self.ctl(ch.op, ch.fd, ch.mask, ch.data) {
+                    let err = sys::errno();
+                    self.ctl_failed(anfds, ch, err, out);
+                }
             }
+            let mut changes = changes;
+            changes.clear();
+            self.changes = changes;
             self.epoll_wait(timeout)
+        } else if self.mode == Mode::EpollWait
+            && timeout > 0.0
+            && wait_variant() != WaitVariant::Linked
+        {
+            self.ctl_and_wait_ext(anfds, timeout, out)
         } else if self.mode == Mode::EpollWait && timeout > 0.0 {
             // Not for a zero timeout: a 0 ns LINK_TIMEOUT can cancel the wait before it has
             // harvested fds that are ready (measured: an fd made ready by this very batch was
@@ -796,7 +830,7 @@ impl Uring {
         for (i, c) in changes.iter().enumerate() {
             if self.ring.sq_len() as usize + 3 > sq_cap {
                 // Huge batch: finish what is queued before going on, so order is kept.
-                self.enter_until(&mut outstanding, &mut wait_res, &changes, anfds, out);
+                self.enter_until(&mut outstanding, &mut wait_res, &changes, anfds, out, None);
             }
             let ev = &self.ctl_evs[i] as *const libc::epoll_event as *const types::epoll_event;
             let mut e = opcode::EpollCtl::new(types::Fd(self.epfd), types::Fd(c.fd), c.op, ev)
@@ -822,7 +856,7 @@ impl Uring {
             self.push(&t);
             outstanding += 2;
         }
-        self.enter_until(&mut outstanding, &mut wait_res, &changes, anfds, out);
+        self.enter_until(&mut outstanding, &mut wait_res, &changes, anfds, out, None);
         let mut changes = changes;
         changes.clear();
         self.changes = changes;
@@ -838,7 +872,96 @@ impl Uring {
         }
     }
 
+    /// epollwait, `ext` variant: the changes as unlinked EPOLL_CTLs followed by an unlinked
+    /// EPOLL_WAIT, all in one enter that waits for every CQE with the iteration's timeout as
+    /// EXT_ARG (no links, no LINK_TIMEOUT: each link step is one task-work pass). The CTLs
+    /// are issued inline in SQ order before the wait; one punted to io-wq (-EAGAIN, epoll
+    /// mutex contended) completes after the wait: then the wait's harvest is discarded (epoll
+    /// is level-triggered, nothing is consumed) and the next wait is non-blocking. On
+    /// timeout the wait is cancelled synchronously and reaped, so it is never left in flight.
+    fn ctl_and_wait_ext(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) -> usize {
+        let deadline = sys::monotonic() + timeout;
+        let changes = core::mem::take(&mut self.changes);
+        clear_prune_flags(anfds, &changes);
+        self.ctl_evs.clear();
+        self.ctl_evs
+            .extend(changes.iter().map(|c| libc::epoll_event {
+                events: epoll_mask(c.mask),
+                u64: c.data,
+            }));
+        let cap = self.events.len();
+        let mut outstanding = 0u32;
+        let mut wait_res: Option<i32> = None;
+        let sq_cap = self.ring.sq_entries() as usize;
+        self.ctl_left = changes.len() as u32;
+        self.wait_late = false;
+        for (i, c) in changes.iter().enumerate() {
+            if self.ring.sq_len() as usize + 2 > sq_cap {
+                // Huge batch: finish what is queued first, so order is kept.
+                self.enter_until(&mut outstanding, &mut wait_res, &changes, anfds, out, None);
+            }
+            let ev = &self.ctl_evs[i] as *const libc::epoll_event as *const types::epoll_event;
+            let e = opcode::EpollCtl::new(types::Fd(self.epfd), types::Fd(c.fd), c.op, ev)
+                .build()
+                .user_data(ud_ctl(i as u32));
+            self.push(&e);
+            outstanding += 1;
+        }
+        let lt = wait_variant() == WaitVariant::LinkTimeout;
+        let ts = if lt {
+            types::Timespec::from(std::time::Duration::from_secs_f64(timeout.max(0.0)))
+        } else {
+            types::Timespec::new()
+        };
+        let mut w = opcode::EpollWait::new(
+            types::Fd(self.epfd),
+            self.events.as_mut_ptr() as *mut types::epoll_event,
+            cap as u32,
+        )
+        .build()
+        .user_data(UD_WAIT);
+        if lt {
+            w = w.flags(squeue::Flags::IO_LINK);
+        }
+        self.push(&w);
+        outstanding += 1;
+        if lt {
+            let t = opcode::LinkTimeout::new(&ts).build().user_data(UD_TIMEOUT);
+            self.push(&t);
+            outstanding += 1;
+        }
+        // `ts` lives until every request is reaped.
+        self.enter_until(
+            &mut outstanding,
+            &mut wait_res,
+            &changes,
+            anfds,
+            out,
+            (!lt).then_some(deadline),
+        );
+        let mut changes = changes;
+        changes.clear();
+        self.changes = changes;
+        if self.wait_late {
+            self.nonblock_next = true;
+            return 0;
+        }
+        match wait_res {
+            Some(n) if n > 0 => n as usize,
+            Some(n) if n == -libc::ECANCELED || n == 0 || n == -libc::EINTR => 0,
+            Some(_) => {
+                self.broken = true;
+                0
+            }
+            None => 0,
+        }
+    }
+
     /// Submit the queued SQEs and reap until `outstanding` requests have all completed.
+    /// `deadline` (monotonic time): an unlinked EPOLL_WAIT is in the batch; the enters wait
+    /// with that EXT_ARG timeout until its CQE arrives; past the deadline (or on a real
+    /// EINTR) it is cancelled synchronously and we go on reaping without a timeout.
+    #[allow(clippy::too_many_arguments)]
     fn enter_until(
         &mut self,
         outstanding: &mut u32,
@@ -846,17 +969,40 @@ impl Uring {
         changes: &[Change],
         anfds: &mut [Anfd],
         out: &mut PollOut,
+        mut deadline: Option<f64>,
     ) {
         let cq_cap = self.ring.cq_entries();
         while *outstanding > 0 || self.ring.sq_len() > 0 {
             let to_submit = self.ring.sq_len();
             let want = (*outstanding).min(cq_cap);
+            let mut ts = None;
+            if let Some(d) = deadline {
+                let left = d - sys::monotonic();
+                if wait_res.is_some() {
+                    deadline = None;
+                } else if left <= 0.0 {
+                    deadline = None;
+                    // ENOENT: it completed meanwhile; its CQE is reaped below either way.
+                    let _ = self.ring.sync_cancel(UD_WAIT);
+                    if !self.ring.cq_is_empty() && self.ring.sq_len() == 0 {
+                        // The cancel posted the CQE (no enter needed to reap it).
+                        self.reap_batch(outstanding, wait_res, changes, anfds, out);
+                        continue;
+                    }
+                } else {
+                    ts = Some(timeout_ns(left));
+                }
+            }
             // The SQEs point into buffers owned by `self` / `changes` that outlive this loop
             // (we do not return before all are reaped).
-            let r = self.ring.enter(to_submit, want, GETEVENTS, None);
+            let r = self.ring.enter(to_submit, want, GETEVENTS, ts);
             if r < 0 {
                 match -r {
-                    libc::EINTR | libc::EBUSY | libc::EAGAIN => {}
+                    libc::EINTR if ts.is_some() && !eintr_from_ring_close() => {
+                        // A signal ends the wait, as it ends epoll_wait.
+                        deadline = Some(f64::NEG_INFINITY);
+                    }
+                    libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN => {}
                     err if self.ring_number_gone(err) => {
                         // Nothing was submitted (the fd lookup failed first): rebuild.
                         self.ring_lost = true;
@@ -871,33 +1017,49 @@ impl Uring {
                     }
                 }
             }
-            self.drain_cq_into_buffer();
-            let cqes = core::mem::take(&mut self.cqes);
-            for &(ud, res) in &cqes {
-                match decode(ud) {
-                    Tag::Ctl(i) => {
-                        *outstanding -= 1;
-                        if res < 0 {
-                            if let Some(&ch) = changes.get(i as usize) {
-                                self.ctl_failed(anfds, ch, -res, out);
-                            }
-                        }
-                    }
-                    Tag::Wait => {
-                        *outstanding -= 1;
-                        *wait_res = Some(res);
-                    }
-                    Tag::Timeout => *outstanding -= 1,
-                    _ => {}
-                }
-            }
-            let mut cqes = cqes;
-            cqes.clear();
-            self.cqes = cqes;
+            self.reap_batch(outstanding, wait_res, changes, anfds, out);
             if self.broken {
                 return;
             }
         }
+    }
+
+    /// Reap every available CQE of a CTL/WAIT batch.
+    fn reap_batch(
+        &mut self,
+        outstanding: &mut u32,
+        wait_res: &mut Option<i32>,
+        changes: &[Change],
+        anfds: &mut [Anfd],
+        out: &mut PollOut,
+    ) {
+        self.drain_cq_into_buffer();
+        let cqes = core::mem::take(&mut self.cqes);
+        for &(ud, res) in &cqes {
+            match decode(ud) {
+                Tag::Ctl(i) => {
+                    *outstanding -= 1;
+                    self.ctl_left = self.ctl_left.saturating_sub(1);
+                    if res < 0 {
+                        if let Some(&ch) = changes.get(i as usize) {
+                            self.ctl_failed(anfds, ch, -res, out);
+                        }
+                    }
+                }
+                Tag::Wait => {
+                    *outstanding -= 1;
+                    *wait_res = Some(res);
+                    // An unlinked CTL that completes after the wait (punted to io-wq on
+                    // -EAGAIN) may have been applied after the wait harvested.
+                    self.wait_late = self.ctl_left > 0;
+                }
+                Tag::Timeout => *outstanding -= 1,
+                _ => {}
+            }
+        }
+        let mut cqes = cqes;
+        cqes.clear();
+        self.cqes = cqes;
     }
 
     /// An EPOLL_CTL failed with `err`: the epoll backend's error rules.
@@ -993,6 +1155,41 @@ impl Uring {
             }
         }
     }
+}
+
+/// How the epollwait strategy bounds its wait (measurement knob `EVRING_URING_EPW`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum WaitVariant {
+    /// `link`: hard-linked CTLs → EPOLL_WAIT → LINK_TIMEOUT.
+    Linked,
+    /// `lt`: unlinked CTLs, EPOLL_WAIT → LINK_TIMEOUT.
+    LinkTimeout,
+    /// `ext`: unlinked CTLs and EPOLL_WAIT, the timeout on the enter (EXT_ARG), a
+    /// synchronous cancel when it expires ([`Uring::ctl_and_wait_ext`]).
+    Ext,
+}
+
+fn wait_variant() -> WaitVariant {
+    static V: OnceLock<WaitVariant> = OnceLock::new();
+    *V.get_or_init(|| match env("EVRING_URING_EPW").as_deref() {
+        Some("link") => WaitVariant::Linked,
+        Some("lt") => WaitVariant::LinkTimeout,
+        _ => WaitVariant::Ext,
+    })
+}
+
+/// Up to this many interest changes in an iteration go to the kernel as plain `epoll_ctl`
+/// calls before the wait (epoll modes); more are batched through the ring. Measurement knob
+/// `EVRING_URING_SMALL`; the default is the measured crossover (bench/uring/RESULTS.md).
+const SMALL_BATCH: usize = 2;
+
+fn small_batch() -> usize {
+    static V: OnceLock<usize> = OnceLock::new();
+    *V.get_or_init(|| {
+        env("EVRING_URING_SMALL")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(SMALL_BATCH)
+    })
 }
 
 fn sys_pid_changed(_pid: c_int) -> bool {
