@@ -59,6 +59,9 @@ const UNREGISTER_RING_FDS: u32 = 21;
 const REGISTER_SYNC_CANCEL: u32 = 24;
 const REGISTER_USE_REGISTERED_RING: u32 = 1 << 31;
 
+const CANCEL_ALL: u32 = 1 << 0;
+const CANCEL_ANY: u32 = 1 << 2;
+
 #[repr(C)]
 #[derive(Default, Clone, Copy)]
 struct SqOffsets {
@@ -464,6 +467,34 @@ impl Ring {
         unsafe { self.register_raw(REGISTER_SYNC_CANCEL, &mut arg as *mut _ as *mut _, 1) }
     }
 
+    /// Cancel every request in the ring (IORING_ASYNC_CANCEL_ALL | _ANY), through the fd
+    /// while it still names our ring.
+    fn sync_cancel_all(&self) {
+        if self.id.is_none() || file_id(self.fd) != self.id {
+            return;
+        }
+        let mut arg = SyncCancelReg {
+            addr: 0,
+            fd: -1,
+            flags: CANCEL_ALL | CANCEL_ANY,
+            timeout: KernelTimespec { sec: -1, nsec: -1 },
+            opcode: 0,
+            pad: [0; 7],
+            pad2: [0; 3],
+        };
+        // SAFETY: one valid io_uring_sync_cancel_reg, through our own ring fd (not the
+        // index: this thread has none).
+        unsafe {
+            libc::syscall(
+                libc::SYS_io_uring_register,
+                self.fd as libc::c_long,
+                REGISTER_SYNC_CANCEL as libc::c_long,
+                &mut arg as *mut SyncCancelReg,
+                1 as libc::c_long,
+            )
+        };
+    }
+
     // -------------------------------------------------------------- submission queue
 
     /// Queued, not yet submitted SQEs.
@@ -608,6 +639,12 @@ impl Ring {
     /// may have closed it, or made it name one of its own files.
     pub fn release(&mut self, own_process: bool) {
         if own_process {
+            if self.reg >= 0 && self.my_index().is_none() {
+                // Registered by another thread (the loop moved): that thread's slot keeps
+                // the ring alive until it exits, so cancel whatever is still armed (poll
+                // strategy) now, or it would keep the application's files referenced.
+                self.sync_cancel_all();
+            }
             for m in self.maps.iter_mut() {
                 if let Some(m) = m.take() {
                     unmap(&m);
