@@ -1346,6 +1346,64 @@ mod tests {
         assert_eq!(unsafe { libc::write(fd, b"x".as_ptr() as *const _, 1) }, 1);
     }
 
+    /// The ring fd is high, registered for this thread only, and a number the application
+    /// took over is never closed by the teardown.
+    #[test]
+    fn ring_fd_high_registered_and_never_closes_a_foreign_file() {
+        if !available() {
+            return;
+        }
+        let r = make_ring(4, 8, None).expect("ring");
+        let fd = r.fd();
+        let mut rl = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: valid out-pointer.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) }, 0);
+        if rl.rlim_cur > 1024 {
+            assert!(fd >= 512, "{fd}");
+        } else if rl.rlim_cur >= 128 {
+            assert!(fd as u64 >= rl.rlim_cur / 2, "{fd}");
+        }
+        let here = r.registered_here();
+        let (mut r, elsewhere) = std::thread::spawn(move || {
+            let e = r.registered_here();
+            (r, e)
+        })
+        .join()
+        .unwrap();
+        assert!(!elsewhere);
+        // The ring keeps working through the registered index after its number is gone.
+        let (x, y) = pair();
+        // SAFETY: replacing our own ring number with a socket, as an application might.
+        assert_eq!(unsafe { libc::dup2(x, fd) }, fd);
+        let nop = opcode::Nop::new().build().user_data(7);
+        assert!(r.push(&nop));
+        let n = r.enter(r.sq_len(), 1, GETEVENTS, None);
+        if here {
+            assert_eq!(n, 1);
+            let mut got = Vec::new();
+            r.reap(|ud, res| got.push((ud, res)));
+            assert_eq!(got, vec![(7, 0)]);
+        } else {
+            assert_eq!(n, -libc::EOPNOTSUPP); // kernel < 5.18: through the fd
+        }
+        r.release(true);
+        // SAFETY: probing our socket's number.
+        assert!(
+            unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0,
+            "closed the foreign file"
+        );
+        write1(y);
+        let mut c = 0u8;
+        // SAFETY: one byte into a valid buffer.
+        assert_eq!(unsafe { libc::read(fd, &mut c as *mut u8 as *mut _, 1) }, 1);
+        for f in [fd, x, y] {
+            sys::close(f);
+        }
+    }
+
     /// Drive one backend through add / ready / modify / stale / remove for each mode.
     #[test]
     fn fd_state_machine_each_mode() {
