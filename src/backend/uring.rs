@@ -46,9 +46,11 @@
 //!   task-work pass (11 per iteration for 10 changes); 1.5-2.5x slower than `ext`.
 //!
 //! Zero-timeout iterations with changes batch the CTLs, then call `epoll_wait`: an
-//! unlinked EPOLL_WAIT that finds nothing would be armed and need a cancel, and a 0 ns
-//! LINK_TIMEOUT can cancel the wait before it has harvested (measured: an fd made ready by
-//! this very batch was reported one iteration late).
+//! unlinked EPOLL_WAIT that finds nothing is armed and needs a cancel (measured with
+//! bench/src/bench_churn.c, 10 idle fds re-registered per `EVRUN_NOWAIT` iteration: 1 enter +
+//! 1 register, 1.3-2x slower than 1 enter + 1 `epoll_wait`), and a 0 ns LINK_TIMEOUT can
+//! cancel the wait before it has harvested (measured: an fd made ready by this very batch
+//! was reported one iteration late).
 //!
 //! The `epollctl` strategy does not link its CTLs: they are issued inline, in order, and the
 //! enter waits for all of their CQEs before `epoll_wait` runs, so even one punted to io-wq
@@ -833,7 +835,14 @@ impl Uring {
         for (i, c) in changes.iter().enumerate() {
             if self.ring.sq_len() as usize + 3 > sq_cap {
                 // Huge batch: finish what is queued before going on, so order is kept.
-                self.enter_until(&mut outstanding, &mut wait_res, &changes, anfds, out, None);
+                self.enter_until(
+                    &mut outstanding,
+                    &mut wait_res,
+                    &changes,
+                    anfds,
+                    out,
+                    Bound::Reap,
+                );
             }
             let ev = &self.ctl_evs[i] as *const libc::epoll_event as *const types::epoll_event;
             let mut e = opcode::EpollCtl::new(types::Fd(self.epfd), types::Fd(c.fd), c.op, ev)
@@ -859,7 +868,14 @@ impl Uring {
             self.push(&t);
             outstanding += 2;
         }
-        self.enter_until(&mut outstanding, &mut wait_res, &changes, anfds, out, None);
+        self.enter_until(
+            &mut outstanding,
+            &mut wait_res,
+            &changes,
+            anfds,
+            out,
+            Bound::Reap,
+        );
         let mut changes = changes;
         changes.clear();
         self.changes = changes;
@@ -883,7 +899,12 @@ impl Uring {
     /// is level-triggered, nothing is consumed) and the next wait is non-blocking. On
     /// timeout the wait is cancelled synchronously and reaped, so it is never left in flight.
     fn ctl_and_wait_ext(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) -> usize {
-        let deadline = sys::monotonic() + timeout;
+        let lt = wait_variant() == WaitVariant::LinkTimeout;
+        let bound = if lt {
+            Bound::Reap
+        } else {
+            Bound::Until(sys::monotonic() + timeout)
+        };
         let changes = core::mem::take(&mut self.changes);
         clear_prune_flags(anfds, &changes);
         self.ctl_evs.clear();
@@ -901,7 +922,14 @@ impl Uring {
         for (i, c) in changes.iter().enumerate() {
             if self.ring.sq_len() as usize + 2 > sq_cap {
                 // Huge batch: finish what is queued first, so order is kept.
-                self.enter_until(&mut outstanding, &mut wait_res, &changes, anfds, out, None);
+                self.enter_until(
+                    &mut outstanding,
+                    &mut wait_res,
+                    &changes,
+                    anfds,
+                    out,
+                    Bound::Reap,
+                );
             }
             let ev = &self.ctl_evs[i] as *const libc::epoll_event as *const types::epoll_event;
             let mut e = opcode::EpollCtl::new(types::Fd(self.epfd), types::Fd(c.fd), c.op, ev)
@@ -914,7 +942,6 @@ impl Uring {
             self.push(&e);
             outstanding += 1;
         }
-        let lt = wait_variant() == WaitVariant::LinkTimeout;
         let ts = if lt {
             types::Timespec::from(std::time::Duration::from_secs_f64(timeout.max(0.0)))
         } else {
@@ -938,14 +965,7 @@ impl Uring {
             outstanding += 1;
         }
         // `ts` lives until every request is reaped.
-        self.enter_until(
-            &mut outstanding,
-            &mut wait_res,
-            &changes,
-            anfds,
-            out,
-            (!lt).then_some(deadline),
-        );
+        self.enter_until(&mut outstanding, &mut wait_res, &changes, anfds, out, bound);
         let mut changes = changes;
         changes.clear();
         self.changes = changes;
@@ -965,9 +985,7 @@ impl Uring {
     }
 
     /// Submit the queued SQEs and reap until `outstanding` requests have all completed.
-    /// `deadline` (monotonic time): an unlinked EPOLL_WAIT is in the batch; the enters wait
-    /// with that EXT_ARG timeout until its CQE arrives; past the deadline (or on a real
-    /// EINTR) it is cancelled synchronously and we go on reaping without a timeout.
+    /// `bound`: how an unlinked EPOLL_WAIT in the batch ends ([`Bound`]).
     #[allow(clippy::too_many_arguments)]
     fn enter_until(
         &mut self,
@@ -976,28 +994,35 @@ impl Uring {
         changes: &[Change],
         anfds: &mut [Anfd],
         out: &mut PollOut,
-        mut deadline: Option<f64>,
+        mut bound: Bound,
     ) {
         let cq_cap = self.ring.cq_entries();
         while *outstanding > 0 || self.ring.sq_len() > 0 {
             let to_submit = self.ring.sq_len();
             let want = (*outstanding).min(cq_cap);
             let mut ts = None;
-            if let Some(d) = deadline {
-                let left = d - sys::monotonic();
-                if wait_res.is_some() {
-                    deadline = None;
-                } else if left <= 0.0 {
-                    deadline = None;
-                    // ENOENT: it completed meanwhile; its CQE is reaped below either way.
-                    let _ = self.ring.sync_cancel(UD_WAIT);
-                    if !self.ring.cq_is_empty() && self.ring.sq_len() == 0 {
-                        // The cancel posted the CQE (no enter needed to reap it).
-                        self.reap_batch(outstanding, wait_res, changes, anfds, out);
-                        continue;
+            let cancel = match bound {
+                Bound::Reap => false,
+                _ if wait_res.is_some() => {
+                    bound = Bound::Reap;
+                    false
+                }
+                Bound::Until(d) => {
+                    let left = d - sys::monotonic();
+                    if left > 0.0 {
+                        ts = Some(timeout_ns(left));
                     }
-                } else {
-                    ts = Some(timeout_ns(left));
+                    left <= 0.0
+                }
+            };
+            if cancel {
+                bound = Bound::Reap;
+                // ENOENT: it completed meanwhile; its CQE is reaped below either way.
+                let _ = self.ring.sync_cancel(UD_WAIT);
+                if !self.ring.cq_is_empty() && self.ring.sq_len() == 0 {
+                    // The cancel posted the CQE (no enter needed to reap it).
+                    self.reap_batch(outstanding, wait_res, changes, anfds, out);
+                    continue;
                 }
             }
             // The SQEs point into buffers owned by `self` / `changes` that outlive this loop
@@ -1007,7 +1032,7 @@ impl Uring {
                 match -r {
                     libc::EINTR if ts.is_some() && !eintr_from_ring_close() => {
                         // A signal ends the wait, as it ends epoll_wait.
-                        deadline = Some(f64::NEG_INFINITY);
+                        bound = Bound::Until(f64::NEG_INFINITY);
                     }
                     libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN => {}
                     err if self.ring_number_gone(err) => {
@@ -1162,6 +1187,16 @@ impl Uring {
             }
         }
     }
+}
+
+/// How [`Uring::enter_until`] ends an unlinked EPOLL_WAIT of the batch.
+#[derive(Clone, Copy, Debug)]
+enum Bound {
+    /// No such wait (or it has completed, or a LINK_TIMEOUT bounds it): reap everything.
+    Reap,
+    /// Wait with the remaining time (EXT_ARG) until this monotonic deadline, then cancel
+    /// it synchronously (also on a real EINTR) and reap.
+    Until(f64),
 }
 
 /// How the epollwait strategy bounds its wait (measurement knob `EVRING_URING_EPW`).
