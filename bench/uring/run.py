@@ -18,7 +18,9 @@ CONFIGS = [  # name, backend flags, env
     ("evring-epoll", "4", {}),
     ("uring-poll", "128", {"EVRING_URING_MODE": "poll"}),
     ("uring-epollctl", "128", {"EVRING_URING_MODE": "epollctl"}),
-    ("uring-epollwait", "128", {"EVRING_URING_MODE": "epollwait"}),
+    ("uring-epollwait", "128", {"EVRING_URING_MODE": "epollwait", "EVRING_URING_EPW": "ext"}),
+    ("uring-epollwait-lt", "128", {"EVRING_URING_MODE": "epollwait", "EVRING_URING_EPW": "lt"}),
+    ("uring-epollwait-link", "128", {"EVRING_URING_MODE": "epollwait", "EVRING_URING_EPW": "link"}),
 ]
 
 WORKLOADS = [  # name, program, args; the timed value is field `col` of the output
@@ -27,9 +29,13 @@ WORKLOADS = [  # name, program, args; the timed value is field `col` of the outp
     ("bench n=100 a=1", "bench", ["-n", "100", "-a", "1", "-r", "9"], 1),
     ("bench setup+events n=1000 a=100", "bench", ["-n", "1000", "-a", "100", "-r", "9"], 0),
     ("churn flip K=1", "churn", ["-k", "1", "-i", "2000"], 0),
+    ("churn flip K=2", "churn", ["-k", "2", "-i", "2000"], 0),
+    ("churn flip K=4", "churn", ["-k", "4", "-i", "2000"], 0),
     ("churn flip K=10", "churn", ["-k", "10", "-i", "2000"], 0),
     ("churn flip K=100", "churn", ["-k", "100", "-i", "500"], 0),
     ("churn stop/set/start K=10", "churn", ["-s", "-k", "10", "-i", "2000"], 0),
+    ("pingpong (blocking) K=1", "churn", ["-P", "-k", "1", "-i", "500"], 0),
+    ("pingpong (blocking) K=10", "churn", ["-P", "-k", "10", "-i", "500"], 0),
 ]
 
 
@@ -54,7 +60,16 @@ def main():
     ap.add_argument("--cpu", type=int, default=1)
     ap.add_argument("--lib", default="target/release")
     ap.add_argument("--strace", action="store_true")
+    ap.add_argument("--configs", help="comma-separated subset of the configuration names")
+    ap.add_argument("--workloads", help="comma-separated name prefixes of the workloads to run")
     args = ap.parse_args()
+    global CONFIGS, WORKLOADS
+    if args.configs:
+        want = args.configs.split(",")
+        CONFIGS = [c for c in CONFIGS if c[0] in want]
+    if args.workloads:
+        pre = args.workloads.split(",")
+        WORKLOADS = [w for w in WORKLOADS if any(w[0].startswith(p) for p in pre)]
     tmp = tempfile.mkdtemp(prefix="evring-bench-")
     ours = os.path.join(tmp, "ours")
     os.mkdir(ours)
@@ -94,9 +109,9 @@ def main():
             counts = {}
             for line in open(f):
                 p = line.split()
-                if len(p) >= 5 and p[-1] in ("io_uring_enter", "epoll_ctl", "epoll_wait", "epoll_pwait"):
+                if len(p) >= 5 and p[-1] in ("io_uring_enter", "io_uring_register", "epoll_ctl", "epoll_wait", "epoll_pwait"):
                     counts[p[-1]] = int(p[3])
-            print("  %-16s %s" % (cname, ", ".join("%s %.2f" % (k, v / 200) for k, v in sorted(counts.items()))))
+            print("  %-20s %s" % (cname, ", ".join("%s %.2f" % (k, v / 200) for k, v in sorted(counts.items()))))
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 /* evring-only: syscalls of a blocking loop iteration with K interest changes (strace).
  * A worker (this program re-executed under `strace -f`) runs N iterations; before each, it
  * changes the mask of K=8 watchers (pipe read ends: READ <-> WRITE, never ready) and the
- * iteration blocks until a 1 ms timer. Between two getppid() markers we count the syscalls:
- *   epollctl strategy (the default): N io_uring_enter + N epoll_wait, no epoll_ctl
- *     (libev's epoll: N epoll_wait + N*K epoll_ctl);
- *   EVRING_URING_MODE=poll: exactly N io_uring_enter, no epoll_ctl, no epoll_wait;
- *   EVRING_URING_MODE=epollwait: N io_uring_enter, no epoll_ctl, and an epoll_wait only in
- *     iterations whose timer was already due (non-blocking: changes batched, then epoll_wait).
+ * iteration blocks until a 1 ms timer. Between two getppid() markers we count the syscalls
+ * (libev's epoll: N epoll_wait + N*K epoll_ctl):
+ *   epollwait strategy (the default): N io_uring_enter, no epoll_ctl, an epoll_wait only in
+ *     iterations whose timer was already due (non-blocking: changes batched, then
+ *     epoll_wait), and at most one io_uring_register per iteration: the synchronous cancel
+ *     of a wait that the timer ended (every iteration here ends by the timer; with events
+ *     the wait completes in the enter);
+ *   EVRING_URING_MODE=epollctl: N io_uring_enter + N epoll_wait, no epoll_ctl, no register;
+ *   EVRING_URING_MODE=poll: exactly N io_uring_enter, no epoll_ctl, no epoll_wait.
  * The epollwait strategy needs IORING_OP_EPOLL_WAIT (Linux 6.15); on older kernels evring
  * runs the epollctl strategy, and so does this check. Skipped without strace, or when
  * io_uring is unavailable/forced off. */
@@ -70,7 +73,7 @@ int main(int argc, char **argv)
 {
   char self[4096], out[] = "t_uring_strace.XXXXXX", line[512];
   const char *mode = getenv("EVRING_URING_MODE");
-  int fd, st, markers = 0, enters = 0, ctls = 0, waits = 0, expect_waits;
+  int fd, st, markers = 0, enters = 0, ctls = 0, waits = 0, regs = 0, expect_waits, epw;
   ssize_t n;
   pid_t pid;
   FILE *f;
@@ -92,7 +95,8 @@ int main(int argc, char **argv)
   CHECK(pid >= 0);
   if (pid == 0) {
     execlp("strace", "strace", "-f", "-qq", "-o", out, "-e",
-           "trace=io_uring_enter,epoll_ctl,epoll_wait,epoll_pwait,epoll_pwait2,getppid",
+           "trace=io_uring_enter,io_uring_register,epoll_ctl,epoll_wait,epoll_pwait,epoll_pwait2,"
+           "getppid",
            self, "worker", (char *)NULL);
     _exit(127);
   }
@@ -105,20 +109,26 @@ int main(int argc, char **argv)
     if (strstr(line, "getppid(")) { markers++; continue; }
     if (markers != 1) continue;
     if (strstr(line, "io_uring_enter(")) enters++;
+    else if (strstr(line, "io_uring_register(")) regs++;
     else if (strstr(line, "epoll_ctl(")) ctls++;
     else if (strstr(line, "epoll_wait(") || strstr(line, "epoll_pwait")) waits++;
   }
   fclose(f);
   unlink(out);
   CHECK_EQ_INT(markers, 2);
+  if (mode && !*mode) mode = NULL; /* empty = the default, as evring reads it */
+  epw = (!mode || !strcmp(mode, "epollwait")) && kernel_at_least(6, 15);
   if (mode && !strcmp(mode, "poll")) expect_waits = 0;
-  else if (mode && !strcmp(mode, "epollwait")) expect_waits = kernel_at_least(6, 15) ? -1 : N;
+  else if (epw) expect_waits = -1;
   else expect_waits = N;
-  fprintf(stderr, "enters=%d epoll_ctl=%d epoll_wait=%d (N=%d K=%d)\n", enters, ctls, waits, N, K);
+  fprintf(stderr, "enters=%d register=%d epoll_ctl=%d epoll_wait=%d (N=%d K=%d)\n", enters, regs,
+          ctls, waits, N, K);
   CHECK_EQ_INT(enters, N);
   CHECK_EQ_INT(ctls, 0);
   if (expect_waits >= 0) CHECK_EQ_INT(waits, expect_waits);
   else CHECK(waits <= N / 2); /* epollwait: only iterations whose timer was already due */
+  if (epw) CHECK(regs + waits <= N); /* a cancel only where the wait ran in the ring */
+  else if (!mode || strcmp(mode, "poll")) CHECK_EQ_INT(regs, 0);
   TRACE("%d blocking iterations with %d changes each: one io_uring_enter each, no epoll_ctl", N, K);
   return 0;
 }
