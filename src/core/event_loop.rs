@@ -778,7 +778,7 @@ impl Loop {
             return;
         }
         let k = w.active() as usize;
-        if k < HEAP0 || k >= HEAP0 + self.timers.len() || self.timers.node(k).w != w {
+        if !self.timers.holds(k, w) {
             sys::fatal("libev: internal timer heap corruption (timer memory moved or overwritten while active?)");
         }
         self.timers.remove(k);
@@ -831,7 +831,11 @@ impl Loop {
                 w.set_at(at);
                 self.timers.set_at(HEAP0, at);
             } else {
-                self.timer_stop(w);
+                // `timer_stop(w)` for the root, without re-checking where `w` is.
+                self.clear_pending(w);
+                self.timers.remove(HEAP0);
+                w.set_at(w.at() - self.mn_now);
+                self.stop_w(w);
             }
             self.rfeeds.push(w);
         }
@@ -911,7 +915,7 @@ impl Loop {
             return;
         }
         let k = w.active() as usize;
-        if k < HEAP0 || k >= HEAP0 + self.periodics.len() || self.periodics.node(k).w != w {
+        if !self.periodics.holds(k, w) {
             sys::fatal("libev: internal periodic heap corruption (periodic memory moved or overwritten while active?)");
         }
         self.periodics.remove(k);

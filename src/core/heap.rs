@@ -33,6 +33,11 @@ fn parent(k: usize) -> usize {
     (k - HEAP0 - 1) / DHEAP + HEAP0
 }
 
+#[inline]
+fn first_child(k: usize) -> usize {
+    DHEAP * (k - HEAP0) + HEAP0 + 1
+}
+
 impl Heap {
     /// Number of watchers in the heap.
     #[inline]
@@ -61,10 +66,16 @@ impl Heap {
         HEAP0..self.nodes.len()
     }
 
+    /// Is `w` the watcher at index `k`? (Checks a C-supplied `active` value before use.)
+    #[inline]
+    pub fn holds(&self, k: usize, w: WatcherPtr) -> bool {
+        k >= HEAP0 && matches!(self.nodes.get(k), Some(n) if n.w == w)
+    }
+
     /// Insert `w` with deadline `at`; sets `w.active` to its heap index.
     pub fn push(&mut self, w: WatcherPtr, at: f64) {
         if self.nodes.is_empty() {
-            // Padding slots; never read as nodes.
+            // Padding slots; never read as nodes. They stay when the heap empties again.
             for _ in 0..HEAP0 {
                 self.nodes.push(Node { at: 0.0, w });
             }
@@ -75,23 +86,22 @@ impl Heap {
         self.upheap(k);
     }
 
-    /// Remove the node at index `k` (a watcher's `active` value).
+    /// Remove the node at index `k` (a watcher's `active` value, checked with
+    /// [`Heap::holds`]): the last node takes its place and moves up or down from there.
+    #[inline]
     pub fn remove(&mut self, k: usize) {
-        let last = self.nodes.len() - 1;
-        debug_assert!(k >= HEAP0 && k <= last);
-        if k < last {
-            self.nodes[k] = self.nodes[last];
-            self.nodes.pop();
+        let Some(moved) = self.nodes.pop() else {
+            return;
+        };
+        if k < self.nodes.len() {
+            self.nodes[k] = moved;
+            moved.w.set_active(k as i32);
             self.adjust(k);
-        } else {
-            self.nodes.pop();
-        }
-        if self.nodes.len() == HEAP0 {
-            self.nodes.clear();
         }
     }
 
     /// Change the deadline of node `k` and restore heap order.
+    #[inline]
     pub fn set_at(&mut self, k: usize, at: f64) {
         self.nodes[k].at = at;
         self.adjust(k);
@@ -103,11 +113,15 @@ impl Heap {
         self.nodes[k].at = at;
     }
 
-    /// Move node `k` up or down as its deadline requires.
+    /// Move node `k` up or down as its deadline requires; its watcher's `active` must
+    /// already be `k`. A node that stays where it is (a leaf not smaller than its parent:
+    /// most removals) is left alone without a call; libev's sift would only rewrite the
+    /// same index.
+    #[inline]
     pub fn adjust(&mut self, k: usize) {
         if k > HEAP0 && self.nodes[k].at <= self.nodes[parent(k)].at {
             self.upheap(k);
-        } else {
+        } else if first_child(k) < self.nodes.len() {
             self.downheap(k);
         }
     }
@@ -119,47 +133,88 @@ impl Heap {
         }
     }
 
-    fn upheap(&mut self, mut k: usize) {
-        let he = self.nodes[k];
+    fn upheap(&mut self, k: usize) {
+        let nodes = self.nodes.as_mut_slice();
+        let he = nodes[k];
+        let mut k = k;
         while k > HEAP0 {
             let p = parent(k);
-            if self.nodes[p].at <= he.at {
+            let pn = nodes[p];
+            if pn.at <= he.at {
                 break;
             }
-            self.nodes[k] = self.nodes[p];
-            self.nodes[k].w.set_active(k as i32);
+            nodes[k] = pn;
+            pn.w.set_active(k as i32);
             k = p;
         }
-        self.nodes[k] = he;
+        nodes[k] = he;
         he.w.set_active(k as i32);
     }
 
-    fn downheap(&mut self, mut k: usize) {
-        let he = self.nodes[k];
+    /// Sift node `k` down. The common case (all four children present) compares them
+    /// unrolled; the comparison order and the strict `<` are libev's, so equal deadlines end
+    /// up where libev puts them. This loop is most of the cost of dispatching and stopping
+    /// timers, hence raw element access: every index is checked against `end` once, where
+    /// the algorithm needs the comparison anyway, instead of again at each access.
+    fn downheap(&mut self, k: usize) {
         let end = self.nodes.len();
-        loop {
-            let first = DHEAP * (k - HEAP0) + HEAP0 + 1;
-            if first >= end {
-                break;
-            }
-            let last = (first + DHEAP).min(end);
-            let mut minpos = first;
-            let mut minat = self.nodes[first].at;
-            for c in first + 1..last {
-                if self.nodes[c].at < minat {
-                    minat = self.nodes[c].at;
-                    minpos = c;
+        assert!(k < end);
+        let base = self.nodes.as_mut_ptr();
+        // SAFETY: `base .. base + end` are the vector's initialised nodes and nothing else
+        // refers to them during this function. Every offset used is below `end`: `k` by the
+        // assert above and then because each new `k` is a child index just checked; children
+        // `first .. first + DHEAP` are read only after `first + DHEAP <= end`, and in the
+        // partial case only those below `end`. (`first` cannot overflow: k < end, and a
+        // vector of 16-byte nodes holds far fewer than usize::MAX / 4 elements.)
+        unsafe {
+            let he = *base.add(k);
+            let mut k = k;
+            loop {
+                let first = first_child(k);
+                let c = base.add(first);
+                let (mut mi, mut minat);
+                if first + DHEAP <= end {
+                    mi = 0;
+                    minat = (*c).at;
+                    let a1 = (*c.add(1)).at;
+                    if a1 < minat {
+                        mi = 1;
+                        minat = a1;
+                    }
+                    let a2 = (*c.add(2)).at;
+                    if a2 < minat {
+                        mi = 2;
+                        minat = a2;
+                    }
+                    let a3 = (*c.add(3)).at;
+                    if a3 < minat {
+                        mi = 3;
+                        minat = a3;
+                    }
+                } else if first < end {
+                    mi = 0;
+                    minat = (*c).at;
+                    for i in 1..end - first {
+                        let ai = (*c.add(i)).at;
+                        if ai < minat {
+                            mi = i;
+                            minat = ai;
+                        }
+                    }
+                } else {
+                    break;
                 }
+                if he.at <= minat {
+                    break;
+                }
+                let moved = *c.add(mi);
+                *base.add(k) = moved;
+                moved.w.set_active(k as i32);
+                k = first + mi;
             }
-            if he.at <= minat {
-                break;
-            }
-            self.nodes[k] = self.nodes[minpos];
-            self.nodes[k].w.set_active(k as i32);
-            k = minpos;
+            *base.add(k) = he;
+            he.w.set_active(k as i32);
         }
-        self.nodes[k] = he;
-        he.w.set_active(k as i32);
     }
 
     /// Check the heap invariants; returns a description of the first violation.
