@@ -132,6 +132,11 @@ pub struct Loop {
     rtmn_diff: f64,
 
     pendings: [Vec<Anpending>; NUMPRI],
+    /// Bit `pri` is set while `pendings[pri]` is not empty.
+    pending_mask: u32,
+    /// Every queue above this priority is empty. The dispatcher drains this queue, then
+    /// jumps to the highest set bit of `pending_mask`: the queue libev's `pendingpri` scan
+    /// would reach (a feed restarts that scan at the top), without probing empty queues.
     pendingpri: usize,
 
     pub activecnt: c_int,
@@ -153,6 +158,8 @@ pub struct Loop {
     rfeeds: Vec<WatcherPtr>,
 
     idles: [Vec<WatcherPtr>; NUMPRI],
+    /// Bit `pri` is set while `idles[pri]` is not empty.
+    idle_mask: u32,
     idleall: c_int,
     prepares: Vec<WatcherPtr>,
     checks: Vec<WatcherPtr>,
@@ -248,7 +255,8 @@ impl LoopHandle {
             now_floor: mn_now,
             rtmn_diff: rt_now - mn_now,
             pendings: Default::default(),
-            pendingpri: NUMPRI - 1,
+            pending_mask: 0,
+            pendingpri: 0,
             activecnt: 0,
             loop_done: EVBREAK_CANCEL,
             loop_depth: 0,
@@ -263,6 +271,7 @@ impl LoopHandle {
             periodics: Heap::default(),
             rfeeds: Vec::new(),
             idles: Default::default(),
+            idle_mask: 0,
             idleall: 0,
             prepares: Vec::new(),
             checks: Vec::new(),
@@ -406,9 +415,11 @@ impl Loop {
                 events: revents,
             });
             w.set_pending(self.pendings[pri].len() as c_int);
+            self.pending_mask |= 1 << pri;
+            if pri > self.pendingpri {
+                self.pendingpri = pri;
+            }
         }
-        // A new event may be of higher priority than the one being dispatched: rescan.
-        self.pendingpri = NUMPRI - 1;
     }
 
     /// Remove `w` from the pending queue; returns the events it had pending (0 if none).
@@ -435,20 +446,27 @@ impl Loop {
 
     /// Take the next pending event in libev's order: highest priority first, newest first
     /// within a priority.
+    #[inline]
     fn pop_pending(&mut self) -> Option<(WatcherPtr, c_int)> {
         loop {
             let pri = self.pendingpri;
-            match self.pendings[pri].pop() {
-                Some(Anpending { w: Some(w), events }) => {
-                    w.set_pending(0);
-                    return Some((w, events));
+            let q = &mut self.pendings[pri];
+            match q.pop() {
+                Some(e) => {
+                    if q.is_empty() {
+                        self.pending_mask &= !(1 << pri);
+                    }
+                    // A slot emptied by `ev_clear_pending` is dropped silently.
+                    if let Some(w) = e.w {
+                        w.set_pending(0);
+                        return Some((w, e.events));
+                    }
                 }
-                Some(Anpending { w: None, .. }) => continue,
                 None => {
-                    if pri == 0 {
+                    if self.pending_mask == 0 {
                         return None;
                     }
-                    self.pendingpri -= 1;
+                    self.pendingpri = (u32::BITS - 1 - self.pending_mask.leading_zeros()) as usize;
                 }
             }
         }
@@ -556,6 +574,7 @@ impl Loop {
         self.idleall += 1;
         self.start_w(w, idx);
         self.idles[pri].push(w);
+        self.idle_mask |= 1 << pri;
     }
     pub fn idle_stop(&mut self, w: WatcherPtr) {
         self.clear_pending(w);
@@ -571,6 +590,8 @@ impl Loop {
         arr.swap_remove(idx);
         if idx < arr.len() {
             arr[idx].set_active(idx as c_int + 1);
+        } else if arr.is_empty() {
+            self.idle_mask &= !(1 << pri);
         }
         self.idleall -= 1;
         self.stop_w(w);
@@ -690,12 +711,21 @@ impl Loop {
     }
 
     /// Stop the watchers of every fd the backend rejected; true if there were any.
+    #[inline]
     fn process_kills(&mut self) -> bool {
-        let any = !self.out.kill.is_empty();
+        if self.out.kill.is_empty() {
+            return false;
+        }
+        self.process_kills_slow();
+        true
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn process_kills_slow(&mut self) {
         while let Some(fd) = self.out.kill.pop() {
             self.fd_kill(fd);
         }
-        any
     }
 
     /// Stop every watcher on `fd` and tell it `EV_ERROR` (the fd is not valid).
@@ -811,6 +841,7 @@ impl Loop {
         }
     }
 
+    #[inline(never)]
     fn timers_reify(&mut self) {
         while let Some(top) = self.timers.top() {
             if top.at >= self.mn_now {
@@ -927,6 +958,7 @@ impl Loop {
         self.periodic_start(w);
     }
 
+    #[inline(never)]
     fn periodics_reify(&mut self) {
         while let Some(top) = self.periodics.top() {
             if top.at >= self.rt_now {
@@ -1005,13 +1037,21 @@ impl Loop {
     /// is interpolated from the monotonic clock in between); a disagreement of a second or
     /// more is a wall-clock jump, after which periodics are rescheduled. Timers run on the
     /// monotonic clock and are never adjusted.
+    #[inline]
     pub fn time_update(&mut self) {
-        let odiff = self.rtmn_diff;
         self.mn_now = sys::monotonic();
         if self.mn_now - self.now_floor < MIN_TIMEJUMP * 0.5 {
             self.rt_now = self.rtmn_diff + self.mn_now;
             return;
         }
+        self.time_update_wallclock();
+    }
+
+    /// The half-second wall-clock re-read of [`Loop::time_update`] (out of line: the fast
+    /// path above runs twice per iteration).
+    #[inline(never)]
+    fn time_update_wallclock(&mut self) {
+        let odiff = self.rtmn_diff;
         self.now_floor = self.mn_now;
         self.rt_now = sys::realtime();
         // Retry a few times in case we were preempted between the two clock reads.
@@ -1441,14 +1481,10 @@ impl Loop {
 ///
 /// # Safety
 /// `lp` is a live loop; no reference to its state is held by the caller.
+#[inline]
 pub unsafe fn invoke_pending(lp: *mut ev_loop) {
     // SAFETY: caller contract.
     let h = unsafe { LoopHandle::from_ptr(lp) };
-    {
-        // SAFETY: short exclusive access, no callback inside.
-        let l = unsafe { &mut *h.core() };
-        l.pendingpri = NUMPRI - 1;
-    }
     loop {
         // SAFETY: the borrow ends at the end of this statement, before the callback.
         let next = unsafe { (*h.core()).pop_pending() };
@@ -1462,6 +1498,7 @@ pub unsafe fn invoke_pending(lp: *mut ev_loop) {
 ///
 /// # Safety
 /// As for [`invoke_pending`].
+#[inline]
 pub unsafe fn invoke_hook(lp: *mut ev_loop) {
     // SAFETY: caller contract; the read ends before the call.
     let cb = unsafe { (*LoopHandle::from_ptr(lp).core()).invoke_cb };
@@ -1611,12 +1648,11 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
         {
             // SAFETY: see above.
             let l = unsafe { &mut *core };
-            let mut ready = core::mem::take(&mut l.out.ready);
-            for &(fd, ev) in &ready {
+            // (fd_event only queues events: it never touches `out`.)
+            for i in 0..l.out.ready.len() {
+                let (fd, ev) = l.out.ready[i];
                 l.fd_event(fd, ev);
             }
-            ready.clear();
-            l.out.ready = ready;
             l.process_kills();
             if l.out.rebuild {
                 l.out.rebuild = false;
@@ -1631,22 +1667,21 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                 }
             }
             l.time_update();
-            l.timers_reify();
-            l.periodics_reify();
+            // Most iterations expire nothing: test the roots here, reify out of line.
+            if l.timers.top().is_some_and(|t| t.at < l.mn_now) {
+                l.timers_reify();
+            }
+            if l.periodics.top().is_some_and(|t| t.at < l.rt_now) {
+                l.periodics_reify();
+            }
             // Idle watchers: only the highest priority with idle watchers runs, and only if
             // nothing at or above it is pending.
-            if l.idleall != 0 {
-                for pri in (0..NUMPRI).rev() {
-                    if !l.pendings[pri].is_empty() {
-                        break;
-                    }
-                    if !l.idles[pri].is_empty() {
-                        let n = l.idles[pri].len();
-                        for i in 0..n {
-                            let w = l.idles[pri][i];
-                            l.feed(w, EV_IDLE);
-                        }
-                        break;
+            if l.idle_mask != 0 {
+                let pri = (u32::BITS - 1 - l.idle_mask.leading_zeros()) as usize;
+                if l.pending_mask >> pri == 0 {
+                    for i in 0..l.idles[pri].len() {
+                        let w = l.idles[pri][i];
+                        l.feed(w, EV_IDLE);
                     }
                 }
             }
