@@ -811,10 +811,12 @@ impl Loop {
         if !self.timers.holds(k, w) {
             sys::fatal("libev: internal timer heap corruption (timer memory moved or overwritten while active?)");
         }
-        self.timers.remove(k);
         // Keep the remaining time, so a restart without ev_timer_set continues from here.
         w.set_at(w.at() - self.mn_now);
         self.stop_w(w);
+        // Last, so the sift is a tail call (the heap caches deadlines and never reads `w`'s
+        // `at`; `w` is not the node that moves into slot `k`).
+        self.timers.remove(k);
     }
 
     pub fn timer_again(&mut self, w: WatcherPtr) {

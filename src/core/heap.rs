@@ -82,7 +82,7 @@ impl Heap {
         }
         let k = self.nodes.len();
         self.nodes.push(Node { at, w });
-        w.set_active(k as i32);
+        // (upheap writes `w.active`.)
         self.upheap(k);
     }
 
@@ -133,22 +133,30 @@ impl Heap {
         }
     }
 
+    /// Sift node `k` up (libev's order: stop at a parent that is not later).
     fn upheap(&mut self, k: usize) {
-        let nodes = self.nodes.as_mut_slice();
-        let he = nodes[k];
-        let mut k = k;
-        while k > HEAP0 {
-            let p = parent(k);
-            let pn = nodes[p];
-            if pn.at <= he.at {
-                break;
+        let len = self.nodes.len();
+        assert!(k < len);
+        let base = self.nodes.as_mut_ptr();
+        // SAFETY: `base .. base + len` are the vector's initialised nodes and nothing else
+        // refers to them during this function. `k < len` by the assert, and every parent
+        // index is smaller than its child's, so all offsets stay below `len`.
+        unsafe {
+            let he = *base.add(k);
+            let mut k = k;
+            while k > HEAP0 {
+                let p = parent(k);
+                let pn = *base.add(p);
+                if pn.at <= he.at {
+                    break;
+                }
+                *base.add(k) = pn;
+                pn.w.set_active(k as i32);
+                k = p;
             }
-            nodes[k] = pn;
-            pn.w.set_active(k as i32);
-            k = p;
+            *base.add(k) = he;
+            he.w.set_active(k as i32);
         }
-        nodes[k] = he;
-        he.w.set_active(k as i32);
     }
 
     /// Sift node `k` down. The common case (all four children present) compares them
