@@ -53,6 +53,9 @@ impl Default for Anfd {
     }
 }
 
+/// Upper bound of every backend's [`Backend::mintime`] (the loop skips asking for longer waits).
+pub const MAX_MINTIME: f64 = 1e-3;
+
 /// Marks an fd as changed (the other flag is `EV__IOFDSET`: "re-register even if unchanged").
 pub const REIFY: u8 = 1;
 
@@ -165,7 +168,9 @@ impl Backend {
         }
     }
 
-    /// Smallest timeout the backend can wait for; shorter waits are rounded up to it.
+    /// Smallest timeout the backend can wait for; shorter waits are rounded up to it. Never
+    /// more than [`MAX_MINTIME`].
+    #[inline]
     pub fn mintime(&self) -> f64 {
         match self {
             #[cfg(evring_kqueue)]

@@ -132,12 +132,13 @@ pub struct Loop {
     rtmn_diff: f64,
 
     pendings: [Vec<Anpending>; NUMPRI],
-    /// Bit `pri` is set while `pendings[pri]` is not empty.
-    pending_mask: u32,
-    /// Every queue above this priority is empty. The dispatcher drains this queue, then
-    /// jumps to the highest set bit of `pending_mask`: the queue libev's `pendingpri` scan
-    /// would reach (a feed restarts that scan at the top), without probing empty queues.
+    /// Every queue above this priority is empty. libev restarts its dispatch scan at the
+    /// top priority on every feed; starting it at the highest priority actually fed reaches
+    /// the same queues in the same order without probing the empty ones above.
     pendingpri: usize,
+    /// Entries in all pending queues (cleared slots included): when the queue at
+    /// `pendingpri` runs empty and this is 0, dispatch ends without probing lower queues.
+    npending: usize,
 
     pub activecnt: c_int,
     pub loop_done: c_int,
@@ -255,8 +256,8 @@ impl LoopHandle {
             now_floor: mn_now,
             rtmn_diff: rt_now - mn_now,
             pendings: Default::default(),
-            pending_mask: 0,
             pendingpri: 0,
+            npending: 0,
             activecnt: 0,
             loop_done: EVBREAK_CANCEL,
             loop_depth: 0,
@@ -401,8 +402,13 @@ impl Loop {
     // ------------------------------------------------------------------ pending queues
 
     /// Queue `revents` for `w` (or merge them into its queued entry).
+    #[inline]
     pub fn feed(&mut self, w: WatcherPtr, revents: c_int) {
-        let pri = w.abspri();
+        // In range unless C code wrote the field directly: then clamp, as everywhere.
+        let mut pri = (w.priority() - EV_MINPRI) as u32 as usize;
+        if pri >= NUMPRI {
+            pri = w.abspri();
+        }
         let p = w.pending();
         if p != 0 {
             match self.pendings[pri].get_mut(p as usize - 1) {
@@ -415,7 +421,7 @@ impl Loop {
                 events: revents,
             });
             w.set_pending(self.pendings[pri].len() as c_int);
-            self.pending_mask |= 1 << pri;
+            self.npending += 1;
             if pri > self.pendingpri {
                 self.pendingpri = pri;
             }
@@ -441,7 +447,7 @@ impl Loop {
     }
 
     pub fn pending_count(&self) -> u32 {
-        self.pendings.iter().map(|p| p.len() as u32).sum()
+        self.npending as u32
     }
 
     /// Take the next pending event in libev's order: highest priority first, newest first
@@ -450,12 +456,9 @@ impl Loop {
     fn pop_pending(&mut self) -> Option<(WatcherPtr, c_int)> {
         loop {
             let pri = self.pendingpri;
-            let q = &mut self.pendings[pri];
-            match q.pop() {
+            match self.pendings[pri].pop() {
                 Some(e) => {
-                    if q.is_empty() {
-                        self.pending_mask &= !(1 << pri);
-                    }
+                    self.npending -= 1;
                     // A slot emptied by `ev_clear_pending` is dropped silently.
                     if let Some(w) = e.w {
                         w.set_pending(0);
@@ -463,13 +466,19 @@ impl Loop {
                     }
                 }
                 None => {
-                    if self.pending_mask == 0 {
+                    if self.npending == 0 || pri == 0 {
                         return None;
                     }
-                    self.pendingpri = (u32::BITS - 1 - self.pending_mask.leading_zeros()) as usize;
+                    self.pendingpri = pri - 1;
                 }
             }
         }
+    }
+
+    /// Is anything pending at priority index `pri` or above?
+    fn pending_at_or_above(&self, pri: usize) -> bool {
+        // Queues above `pendingpri` are empty.
+        self.npending != 0 && (pri..=self.pendingpri).any(|q| !self.pendings[q].is_empty())
     }
 
     fn queue_events(&mut self, which: fn(&Loop) -> &Vec<WatcherPtr>, revents: c_int) {
@@ -745,10 +754,20 @@ impl Loop {
 
     /// Deliver kernel readiness for `fd`, unless the fd has unapplied changes (then the
     /// event may belong to an old registration).
+    #[inline]
     fn fd_event(&mut self, fd: c_int, revents: c_int) {
         if let Some(a) = self.anfds.get(fd as usize) {
             if a.reify == 0 {
-                self.fd_event_nocheck(fd, revents);
+                let mut p = a.head;
+                while !p.is_null() {
+                    // SAFETY: the fd list links only active io watchers.
+                    let w = unsafe { WatcherPtr::from_raw(p) }.unwrap();
+                    p = w.next();
+                    let ev = w.io_events() & revents;
+                    if ev != 0 {
+                        self.feed(w, ev);
+                    }
+                }
             }
         }
     }
@@ -1416,6 +1435,15 @@ impl Loop {
     pub fn verify(&self) -> Result<(), String> {
         self.timers.verify()?;
         self.periodics.verify()?;
+        if self.npending != self.pendings.iter().map(Vec::len).sum::<usize>() {
+            return Err("pending entry count is inconsistent".into());
+        }
+        if self.pendings[self.pendingpri + 1..]
+            .iter()
+            .any(|q| !q.is_empty())
+        {
+            return Err("a pending queue above the dispatch priority is not empty".into());
+        }
         for (pri, q) in self.pendings.iter().enumerate() {
             for (i, p) in q.iter().enumerate() {
                 if let Some(w) = p.w {
@@ -1502,13 +1530,17 @@ pub unsafe fn invoke_pending(lp: *mut ev_loop) {
 /// As for [`invoke_pending`].
 #[inline]
 pub unsafe fn invoke_hook(lp: *mut ev_loop) {
-    // SAFETY: caller contract; the read ends before the call.
-    let cb = unsafe { (*LoopHandle::from_ptr(lp).core()).invoke_cb };
+    // SAFETY: caller contract; the reads end before the call.
+    let (cb, npending) = unsafe {
+        let l = &*LoopHandle::from_ptr(lp).core();
+        (l.invoke_cb, l.npending)
+    };
     match cb {
         // SAFETY: user hook called with its own loop, no borrow alive.
         Some(cb) => unsafe { cb(lp) },
         // SAFETY: caller contract.
-        None => unsafe { invoke_pending(lp) },
+        None if npending != 0 => unsafe { invoke_pending(lp) },
+        None => {}
     }
 }
 
@@ -1608,11 +1640,15 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                 if wt < l.timeout_blocktime {
                     wt = l.timeout_blocktime;
                 }
-                let mintime = l.backend.mintime();
-                if wt < mintime {
-                    wt = if wt <= 0.0 { 0.0 } else { mintime };
+                // (Every backend's mintime is at most MAX_MINTIME: ask only when it matters.)
+                if wt < backend::MAX_MINTIME {
+                    let mintime = l.backend.mintime();
+                    if wt < mintime {
+                        wt = if wt <= 0.0 { 0.0 } else { mintime };
+                    }
                 }
                 if l.io_blocktime != 0.0 {
+                    let mintime = l.backend.mintime();
                     let mut st = l.io_blocktime - (l.mn_now - prev_mn_now);
                     if st > wt - mintime {
                         st = wt - mintime;
@@ -1650,11 +1686,11 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
         {
             // SAFETY: see above.
             let l = unsafe { &mut *core };
-            // (fd_event only queues events: it never touches `out`.)
-            for i in 0..l.out.ready.len() {
-                let (fd, ev) = l.out.ready[i];
+            let ready = core::mem::take(&mut l.out.ready);
+            for &(fd, ev) in &ready {
                 l.fd_event(fd, ev);
             }
+            l.out.ready = ready; // keeps its buffer; cleared before the next poll
             l.process_kills();
             if l.out.rebuild {
                 l.out.rebuild = false;
@@ -1680,7 +1716,7 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
             // nothing at or above it is pending.
             if l.idle_mask != 0 {
                 let pri = (u32::BITS - 1 - l.idle_mask.leading_zeros()) as usize;
-                if l.pending_mask >> pri == 0 {
+                if !l.pending_at_or_above(pri) {
                     for i in 0..l.idles[pri].len() {
                         let w = l.idles[pri][i];
                         l.feed(w, EV_IDLE);
