@@ -167,6 +167,14 @@ impl Epoll {
             return;
         }
         let err = sys::errno();
+        if err == libc::EEXIST && oldmask == nev {
+            // The common failure (a watcher stopped and restarted with the same mask: the
+            // lazy stop left the registration in place), handled here as `recover` would:
+            // the old registration and its generation stay valid.
+            let a = &mut anfds[fd as usize];
+            a.egen = a.egen.wrapping_sub(1);
+            return;
+        }
         if let Recovery::Kill = recover(
             self.fd,
             anfds,

@@ -210,6 +210,7 @@ impl Backend {
     /// The last io watcher of `fd` was stopped (called from `ev_io_stop`, unlike the other
     /// methods). Only a backend whose kernel object holds a reference to the file (io_uring
     /// poll requests) acts on it, and never in a forked child.
+    #[inline]
     pub fn fd_released(&mut self, anfds: &mut [Anfd], fd: i32) {
         #[cfg(target_os = "linux")]
         if let Backend::Uring(b) = self {

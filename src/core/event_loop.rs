@@ -191,6 +191,14 @@ pub struct Loop {
     pub timeout_blocktime: f64,
 }
 
+/// Abort on API misuse that libev asserts on. Out of line and cold, so the checks in hot
+/// entry points cost a compare and a never-taken branch.
+#[cold]
+#[inline(never)]
+fn misuse(msg: &str) -> ! {
+    sys::fatal(msg)
+}
+
 /// The flags a loop is created with, after `LIBEV_FLAGS` (which replaces them, as in libev,
 /// unless `EVFLAG_NOENV` is given or the process is set-id).
 fn effective_flags(flags: u32) -> u32 {
@@ -413,7 +421,7 @@ impl Loop {
         if p != 0 {
             match self.pendings[pri].get_mut(p as usize - 1) {
                 Some(slot) => slot.events |= revents,
-                None => sys::fatal("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
+                None => misuse("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
             }
         } else {
             self.pendings[pri].push(Anpending {
@@ -430,6 +438,7 @@ impl Loop {
 
     /// Remove `w` from the pending queue; returns the events it had pending (0 if none).
     /// The queue slot stays (and counts in `ev_pending_count`) until the next invoke pass.
+    #[inline]
     pub fn clear_pending(&mut self, w: WatcherPtr) -> c_int {
         let p = w.pending();
         if p == 0 {
@@ -442,7 +451,7 @@ impl Loop {
                 slot.w = None;
                 slot.events
             }
-            _ => sys::fatal("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
+            _ => misuse("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
         }
     }
 
@@ -647,22 +656,33 @@ impl Loop {
         let fd = w.io_fd();
         let events = w.io_events();
         if fd < 0 {
-            sys::fatal("libev: ev_io_start called with negative fd");
+            misuse("libev: ev_io_start called with negative fd");
         }
         if events & !(EV__IOFDSET | EV_READ | EV_WRITE) != 0 {
-            sys::fatal("libev: ev_io_start called with illegal event mask");
+            misuse("libev: ev_io_start called with illegal event mask");
         }
         self.start_w(w, 1);
         if self.anfds.len() <= fd as usize {
-            self.anfds.resize(fd as usize + 1, Anfd::default());
+            self.anfds_grow(fd as usize);
         }
-        let head = core::ptr::addr_of_mut!(self.anfds[fd as usize].head);
-        Self::wlist_add(head, w);
-        if w.next() == w.raw() as *mut ev_watcher_list {
-            sys::fatal("libev: ev_io_start called with corrupted watcher");
+        let a = &mut self.anfds[fd as usize];
+        if a.head == w.raw() as *mut ev_watcher_list {
+            misuse("libev: ev_io_start called with corrupted watcher");
         }
-        self.fd_change(fd, (events & EV__IOFDSET) as u8 | REIFY);
+        w.set_next(a.head);
+        a.head = w.raw() as *mut ev_watcher_list;
+        let was = a.reify;
+        a.reify |= (events & EV__IOFDSET) as u8 | REIFY;
+        if was == 0 {
+            self.fdchanges.push(fd);
+        }
         w.set_io_events(events & !EV__IOFDSET);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn anfds_grow(&mut self, fd: usize) {
+        self.anfds.resize(fd + 1, Anfd::default());
     }
 
     pub fn io_stop(&mut self, w: WatcherPtr) {
@@ -671,16 +691,19 @@ impl Loop {
             return;
         }
         let fd = w.io_fd();
-        if fd < 0 || fd as usize >= self.anfds.len() {
-            sys::fatal(
-                "libev: ev_io_stop called with illegal fd (must stay constant after start!)",
-            );
+        // (A negative fd becomes a huge index and fails the lookup too.)
+        let Some(a) = self.anfds.get_mut(fd as usize) else {
+            misuse("libev: ev_io_stop called with illegal fd (must stay constant after start!)");
+        };
+        Self::wlist_del(core::ptr::addr_of_mut!(a.head), w);
+        let last = a.head.is_null();
+        let was = a.reify;
+        a.reify |= REIFY;
+        if was == 0 {
+            self.fdchanges.push(fd);
         }
-        let head = core::ptr::addr_of_mut!(self.anfds[fd as usize].head);
-        Self::wlist_del(head, w);
         self.stop_w(w);
-        self.fd_change(fd, REIFY);
-        if self.anfds[fd as usize].head.is_null() {
+        if last {
             // Last watcher gone: a backend whose kernel object holds the file (io_uring poll)
             // lets go of it now, so that a close() right after this call releases the file.
             // (It marks the fd EV__IOFDSET if it did: a restart in the same iteration must
@@ -806,6 +829,7 @@ impl Loop {
 
     // ------------------------------------------------------------------ timers
 
+    #[inline]
     pub fn timer_start(&mut self, w: WatcherPtr) {
         if w.active() != 0 {
             return;
@@ -814,13 +838,14 @@ impl Loop {
         let at = w.at() + self.mn_now;
         w.set_at(at);
         if w.repeat() < 0.0 {
-            sys::fatal("libev: ev_timer_start called with negative timer repeat value");
+            misuse("libev: ev_timer_start called with negative timer repeat value");
         }
         Self::pri_adjust(w);
         self.activecnt += 1;
         self.timers.push(w, at);
     }
 
+    #[inline]
     pub fn timer_stop(&mut self, w: WatcherPtr) {
         self.clear_pending(w);
         if w.active() == 0 {
@@ -828,7 +853,7 @@ impl Loop {
         }
         let k = w.active() as usize;
         if !self.timers.holds(k, w) {
-            sys::fatal("libev: internal timer heap corruption (timer memory moved or overwritten while active?)");
+            misuse("libev: internal timer heap corruption (timer memory moved or overwritten while active?)");
         }
         // Keep the remaining time, so a restart without ev_timer_set continues from here.
         w.set_at(w.at() - self.mn_now);
@@ -838,6 +863,7 @@ impl Loop {
         self.timers.remove(k);
     }
 
+    #[inline]
     pub fn timer_again(&mut self, w: WatcherPtr) {
         self.clear_pending(w);
         if w.active() != 0 {

@@ -119,7 +119,9 @@ impl Heap {
     /// same index.
     #[inline]
     pub fn adjust(&mut self, k: usize) {
-        if k > HEAP0 && self.nodes[k].at <= self.nodes[parent(k)].at {
+        let at = self.nodes[k].at;
+        // SAFETY: `parent(k) < k`, and `k` is in bounds (checked just above).
+        if k > HEAP0 && at <= unsafe { self.nodes.get_unchecked(parent(k)) }.at {
             self.upheap(k);
         } else if first_child(k) < self.nodes.len() {
             self.downheap(k);
