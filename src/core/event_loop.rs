@@ -922,9 +922,13 @@ impl Loop {
 
     /// Feed collected expiries in reverse, so LIFO dispatch runs them earliest-first.
     fn feed_reverse_done(&mut self, revents: c_int) {
-        while let Some(w) = self.rfeeds.pop() {
+        // (Iterated out of place: `feed` never touches `rfeeds`.)
+        let mut rf = core::mem::take(&mut self.rfeeds);
+        for &w in rf.iter().rev() {
             self.feed(w, revents);
         }
+        rf.clear();
+        self.rfeeds = rf;
     }
 
     fn timers_shift(&mut self, adjust: f64) {
