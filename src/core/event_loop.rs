@@ -845,7 +845,7 @@ impl Loop {
         self.timers.push(w, at);
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn timer_stop(&mut self, w: WatcherPtr) {
         self.clear_pending(w);
         if w.active() == 0 {

@@ -9,12 +9,34 @@
 //! `nodes[k].w.active() == k` for every node in use.
 
 use super::watcher::WatcherPtr;
+use crate::ffi::abi::ev_watcher;
+use core::cell::UnsafeCell;
 
 /// Branching factor.
 const DHEAP: usize = 4;
 /// Index of the root. Indices below it are unused, so that a node's index equals its
 /// `active` value with libev's numbering.
 pub const HEAP0: usize = DHEAP - 1;
+
+/// The watcher the padding slots point at: a real (static, never used) watcher, so that no
+/// watcher a caller passes can equal a padding node, and [`Heap::holds`] needs no separate
+/// "index below the root" test.
+struct PadWatcher(UnsafeCell<ev_watcher>);
+// SAFETY: nothing ever reads or writes the watcher; only its address is used.
+unsafe impl Sync for PadWatcher {}
+static PAD: PadWatcher = PadWatcher(UnsafeCell::new(ev_watcher {
+    active: 0,
+    pending: 0,
+    priority: 0,
+    data: core::ptr::null_mut(),
+    cb: None,
+}));
+
+fn pad() -> WatcherPtr {
+    // SAFETY: `PAD` is a valid watcher for the whole program; padding nodes are never
+    // accessed as watchers.
+    unsafe { WatcherPtr::from_raw(PAD.0.get()) }.unwrap()
+}
 
 #[derive(Clone, Copy)]
 pub struct Node {
@@ -69,7 +91,8 @@ impl Heap {
     /// Is `w` the watcher at index `k`? (Checks a C-supplied `active` value before use.)
     #[inline]
     pub fn holds(&self, k: usize, w: WatcherPtr) -> bool {
-        k >= HEAP0 && matches!(self.nodes.get(k), Some(n) if n.w == w)
+        // (Indices below HEAP0 hold `pad()`, which is never `w`.)
+        matches!(self.nodes.get(k), Some(n) if n.w == w)
     }
 
     /// Insert `w` with deadline `at`; sets `w.active` to its heap index.
@@ -77,7 +100,7 @@ impl Heap {
         if self.nodes.is_empty() {
             // Padding slots; never read as nodes. They stay when the heap empties again.
             for _ in 0..HEAP0 {
-                self.nodes.push(Node { at: 0.0, w });
+                self.nodes.push(Node { at: 0.0, w: pad() });
             }
         }
         let k = self.nodes.len();
@@ -202,14 +225,16 @@ impl Heap {
                         minat = a3;
                     }
                 } else if first < end {
+                    // The one node whose children straddle the end: 1 to 3 of them.
                     mi = 0;
                     minat = (*c).at;
-                    for i in 1..end - first {
-                        let ai = (*c.add(i)).at;
-                        if ai < minat {
-                            mi = i;
-                            minat = ai;
-                        }
+                    if first + 1 < end && (*c.add(1)).at < minat {
+                        mi = 1;
+                        minat = (*c.add(1)).at;
+                    }
+                    if first + 2 < end && (*c.add(2)).at < minat {
+                        mi = 2;
+                        minat = (*c.add(2)).at;
                     }
                 } else {
                     break;
@@ -305,6 +330,35 @@ mod tests {
             h.verify().unwrap();
         }
         assert_eq!(h.top().unwrap().at, -49.0);
+    }
+
+    #[test]
+    fn holds_rejects_padding_and_strangers() {
+        let mut ws = watchers(6);
+        let mut h = Heap::default();
+        let ps: Vec<WatcherPtr> = ws
+            .iter_mut()
+            // SAFETY: the watchers outlive the heap in this test.
+            .map(|w| unsafe { WatcherPtr::from_raw(w as *mut ev_watcher) }.unwrap())
+            .collect();
+        for (i, p) in ps.iter().take(5).enumerate() {
+            h.push(*p, (i * 7 % 5) as f64);
+        }
+        for p in &ps[..5] {
+            assert!(h.holds(p.active() as usize, *p));
+            for k in 0..HEAP0 {
+                assert!(!h.holds(k, *p));
+            }
+        }
+        assert!(!h.holds(HEAP0, ps[5]));
+        assert!(!h.holds(100, ps[0]));
+        while let Some(top) = h.top() {
+            h.remove(top.w.active() as usize);
+            h.verify().unwrap();
+        }
+        for k in 0..HEAP0 + 2 {
+            assert!(!h.holds(k, ps[0]));
+        }
     }
 
     #[test]
