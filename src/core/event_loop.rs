@@ -125,20 +125,76 @@ struct Anpending {
     events: c_int,
 }
 
+/// The pending queues, one per priority (a struct of its own so that io dispatch can borrow
+/// it next to the fd table and the backend's output).
+#[derive(Default)]
+struct Pending {
+    q: [Vec<Anpending>; NUMPRI],
+    /// Every queue above this priority is empty. libev restarts its dispatch scan at the
+    /// top priority on every feed; starting it at the highest priority actually fed reaches
+    /// the same queues in the same order without probing the empty ones above.
+    pri: usize,
+    /// Entries in all queues (cleared slots included): when the queue at `pri` runs empty
+    /// and this is 0, dispatch ends without probing lower queues.
+    n: usize,
+}
+
+impl Pending {
+    /// Queue `revents` for `w` (or merge them into its queued entry).
+    #[inline]
+    fn feed(&mut self, w: WatcherPtr, revents: c_int) {
+        // In range unless C code wrote the field directly: then clamp, as everywhere.
+        let mut pri = (w.priority() - EV_MINPRI) as u32 as usize;
+        if pri >= NUMPRI {
+            pri = w.abspri();
+        }
+        let p = w.pending();
+        if p != 0 {
+            match self.q[pri].get_mut(p as usize - 1) {
+                Some(slot) => slot.events |= revents,
+                None => misuse("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
+            }
+        } else {
+            self.q[pri].push(Anpending {
+                w: Some(w),
+                events: revents,
+            });
+            w.set_pending(self.q[pri].len() as c_int);
+            self.n += 1;
+            if pri > self.pri {
+                self.pri = pri;
+            }
+        }
+    }
+}
+
+/// Deliver kernel readiness for `fd`, unless the fd has unapplied changes (then the event may
+/// belong to an old registration).
+#[inline]
+fn fd_event(anfds: &[Anfd], pq: &mut Pending, fd: c_int, revents: c_int) {
+    if let Some(a) = anfds.get(fd as usize) {
+        if a.reify == 0 {
+            let mut p = a.head;
+            while !p.is_null() {
+                // SAFETY: the fd list links only active io watchers.
+                let w = unsafe { WatcherPtr::from_raw(p) }.unwrap();
+                p = w.next();
+                let ev = w.io_events() & revents;
+                if ev != 0 {
+                    pq.feed(w, ev);
+                }
+            }
+        }
+    }
+}
+
 pub struct Loop {
     pub rt_now: f64,
     pub mn_now: f64,
     now_floor: f64,
     rtmn_diff: f64,
 
-    pendings: [Vec<Anpending>; NUMPRI],
-    /// Every queue above this priority is empty. libev restarts its dispatch scan at the
-    /// top priority on every feed; starting it at the highest priority actually fed reaches
-    /// the same queues in the same order without probing the empty ones above.
-    pendingpri: usize,
-    /// Entries in all pending queues (cleared slots included): when the queue at
-    /// `pendingpri` runs empty and this is 0, dispatch ends without probing lower queues.
-    npending: usize,
+    pq: Pending,
 
     pub activecnt: c_int,
     pub loop_done: c_int,
@@ -263,9 +319,7 @@ impl LoopHandle {
             mn_now,
             now_floor: mn_now,
             rtmn_diff: rt_now - mn_now,
-            pendings: Default::default(),
-            pendingpri: 0,
-            npending: 0,
+            pq: Pending::default(),
             activecnt: 0,
             loop_done: EVBREAK_CANCEL,
             loop_depth: 0,
@@ -412,28 +466,7 @@ impl Loop {
     /// Queue `revents` for `w` (or merge them into its queued entry).
     #[inline]
     pub fn feed(&mut self, w: WatcherPtr, revents: c_int) {
-        // In range unless C code wrote the field directly: then clamp, as everywhere.
-        let mut pri = (w.priority() - EV_MINPRI) as u32 as usize;
-        if pri >= NUMPRI {
-            pri = w.abspri();
-        }
-        let p = w.pending();
-        if p != 0 {
-            match self.pendings[pri].get_mut(p as usize - 1) {
-                Some(slot) => slot.events |= revents,
-                None => misuse("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
-            }
-        } else {
-            self.pendings[pri].push(Anpending {
-                w: Some(w),
-                events: revents,
-            });
-            w.set_pending(self.pendings[pri].len() as c_int);
-            self.npending += 1;
-            if pri > self.pendingpri {
-                self.pendingpri = pri;
-            }
-        }
+        self.pq.feed(w, revents);
     }
 
     /// Remove `w` from the pending queue; returns the events it had pending (0 if none).
@@ -446,7 +479,7 @@ impl Loop {
         }
         let pri = w.abspri();
         w.set_pending(0);
-        match self.pendings[pri].get_mut(p as usize - 1) {
+        match self.pq.q[pri].get_mut(p as usize - 1) {
             Some(slot) if slot.w == Some(w) => {
                 slot.w = None;
                 slot.events
@@ -456,7 +489,7 @@ impl Loop {
     }
 
     pub fn pending_count(&self) -> u32 {
-        self.npending as u32
+        self.pq.n as u32
     }
 
     /// Take the next pending event in libev's order: highest priority first, newest first
@@ -464,10 +497,10 @@ impl Loop {
     #[inline]
     fn pop_pending(&mut self) -> Option<(WatcherPtr, c_int)> {
         loop {
-            let pri = self.pendingpri;
-            match self.pendings[pri].pop() {
+            let pri = self.pq.pri;
+            match self.pq.q[pri].pop() {
                 Some(e) => {
-                    self.npending -= 1;
+                    self.pq.n -= 1;
                     // A slot emptied by `ev_clear_pending` is dropped silently.
                     if let Some(w) = e.w {
                         w.set_pending(0);
@@ -475,10 +508,10 @@ impl Loop {
                     }
                 }
                 None => {
-                    if self.npending == 0 || pri == 0 {
+                    if self.pq.n == 0 || pri == 0 {
                         return None;
                     }
-                    self.pendingpri = pri - 1;
+                    self.pq.pri = pri - 1;
                 }
             }
         }
@@ -486,8 +519,8 @@ impl Loop {
 
     /// Is anything pending at priority index `pri` or above?
     fn pending_at_or_above(&self, pri: usize) -> bool {
-        // Queues above `pendingpri` are empty.
-        self.npending != 0 && (pri..=self.pendingpri).any(|q| !self.pendings[q].is_empty())
+        // Queues above `pq.pri` are empty.
+        self.pq.n != 0 && (pri..=self.pq.pri).any(|q| !self.pq.q[q].is_empty())
     }
 
     fn queue_events(&mut self, which: fn(&Loop) -> &Vec<WatcherPtr>, revents: c_int) {
@@ -772,26 +805,6 @@ impl Loop {
             };
             self.io_stop(w);
             self.feed(w, EV_ERROR | EV_READ | EV_WRITE);
-        }
-    }
-
-    /// Deliver kernel readiness for `fd`, unless the fd has unapplied changes (then the
-    /// event may belong to an old registration).
-    #[inline]
-    fn fd_event(&mut self, fd: c_int, revents: c_int) {
-        if let Some(a) = self.anfds.get(fd as usize) {
-            if a.reify == 0 {
-                let mut p = a.head;
-                while !p.is_null() {
-                    // SAFETY: the fd list links only active io watchers.
-                    let w = unsafe { WatcherPtr::from_raw(p) }.unwrap();
-                    p = w.next();
-                    let ev = w.io_events() & revents;
-                    if ev != 0 {
-                        self.feed(w, ev);
-                    }
-                }
-            }
         }
     }
 
@@ -1465,16 +1478,13 @@ impl Loop {
     pub fn verify(&self) -> Result<(), String> {
         self.timers.verify()?;
         self.periodics.verify()?;
-        if self.npending != self.pendings.iter().map(Vec::len).sum::<usize>() {
+        if self.pq.n != self.pq.q.iter().map(Vec::len).sum::<usize>() {
             return Err("pending entry count is inconsistent".into());
         }
-        if self.pendings[self.pendingpri + 1..]
-            .iter()
-            .any(|q| !q.is_empty())
-        {
+        if self.pq.q[self.pq.pri + 1..].iter().any(|q| !q.is_empty()) {
             return Err("a pending queue above the dispatch priority is not empty".into());
         }
-        for (pri, q) in self.pendings.iter().enumerate() {
+        for (pri, q) in self.pq.q.iter().enumerate() {
             for (i, p) in q.iter().enumerate() {
                 if let Some(w) = p.w {
                     if w.pending() as usize != i + 1 {
@@ -1563,7 +1573,7 @@ pub unsafe fn invoke_hook(lp: *mut ev_loop) {
     // SAFETY: caller contract; the reads end before the call.
     let (cb, npending) = unsafe {
         let l = &*LoopHandle::from_ptr(lp).core();
-        (l.invoke_cb, l.npending)
+        (l.invoke_cb, l.pq.n)
     };
     match cb {
         // SAFETY: user hook called with its own loop, no borrow alive.
@@ -1716,11 +1726,10 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
         {
             // SAFETY: see above.
             let l = unsafe { &mut *core };
-            let ready = core::mem::take(&mut l.out.ready);
-            for &(fd, ev) in &ready {
-                l.fd_event(fd, ev);
+            // (Cleared before the next poll.)
+            for &(fd, ev) in &l.out.ready {
+                fd_event(&l.anfds, &mut l.pq, fd, ev);
             }
-            l.out.ready = ready; // keeps its buffer; cleared before the next poll
             l.process_kills();
             if l.out.rebuild {
                 l.out.rebuild = false;
