@@ -67,6 +67,9 @@ pub struct PollOut {
     pub rebuild: bool,
 }
 
+/// An explicit tag (`repr(u8)`): without it the variant is encoded in a niche of the
+/// payloads and every `match` on the hot paths (poll, modify) first decodes it.
+#[repr(u8)]
 pub enum Backend {
     #[cfg(target_os = "linux")]
     Uring(Box<uring::Uring>),

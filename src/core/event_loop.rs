@@ -682,6 +682,7 @@ impl Loop {
         }
     }
 
+    #[inline(always)]
     pub fn io_start(&mut self, w: WatcherPtr) {
         if w.active() != 0 {
             return;
@@ -718,6 +719,7 @@ impl Loop {
         self.anfds.resize(fd + 1, Anfd::default());
     }
 
+    #[inline(always)]
     pub fn io_stop(&mut self, w: WatcherPtr) {
         self.clear_pending(w);
         if w.active() == 0 {
