@@ -689,16 +689,15 @@ impl Loop {
         }
         let fd = w.io_fd();
         let events = w.io_events();
-        if fd < 0 {
-            misuse("libev: ev_io_start called with negative fd");
-        }
-        if events & !(EV__IOFDSET | EV_READ | EV_WRITE) != 0 {
-            misuse("libev: ev_io_start called with illegal event mask");
+        if fd < 0
+            || events & !(EV__IOFDSET | EV_READ | EV_WRITE) != 0
+            || self.anfds.len() <= fd as usize
+        {
+            // Misuse, or the fd table must grow first: out of line, so the common path
+            // keeps no registers across calls.
+            return self.io_start_slow(w);
         }
         self.start_w(w, 1);
-        if self.anfds.len() <= fd as usize {
-            self.anfds_grow(fd as usize);
-        }
         let a = &mut self.anfds[fd as usize];
         if a.head == w.raw() as *mut ev_watcher_list {
             misuse("libev: ev_io_start called with corrupted watcher");
@@ -707,10 +706,24 @@ impl Loop {
         a.head = w.raw() as *mut ev_watcher_list;
         let was = a.reify;
         a.reify |= (events & EV__IOFDSET) as u8 | REIFY;
+        w.set_io_events(events & !EV__IOFDSET);
         if was == 0 {
             self.fdchanges.push(fd);
         }
-        w.set_io_events(events & !EV__IOFDSET);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn io_start_slow(&mut self, w: WatcherPtr) {
+        let fd = w.io_fd();
+        if fd < 0 {
+            misuse("libev: ev_io_start called with negative fd");
+        }
+        if w.io_events() & !(EV__IOFDSET | EV_READ | EV_WRITE) != 0 {
+            misuse("libev: ev_io_start called with illegal event mask");
+        }
+        self.anfds_grow(fd as usize);
+        self.io_start(w);
     }
 
     #[cold]
