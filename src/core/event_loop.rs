@@ -1667,7 +1667,12 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                 l.backend_rebuild = false;
                 l.loop_fork(h, false);
             }
-            l.fd_reify();
+            if l.fdchanges.is_empty() {
+                // Nothing to apply, so no fd can have been rejected either.
+                l.killed_in_reify = false;
+            } else {
+                l.fd_reify();
+            }
 
             let prev_mn_now = l.mn_now;
             l.time_update();
