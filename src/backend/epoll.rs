@@ -168,6 +168,14 @@ impl Epoll {
             return;
         }
         let err = sys::errno();
+        if err == libc::EEXIST && oldmask == nev {
+            // The common failure (a watcher stopped and restarted with the same mask: the
+            // lazy stop left the registration in place), handled here as `recover` would:
+            // the old registration and its generation stay valid.
+            let a = &mut anfds[fd as usize];
+            a.egen = a.egen.wrapping_sub(1);
+            return;
+        }
         if (err == libc::EBADF || err == libc::EINVAL) && !self.m.intact() {
             // Our own epoll fd is gone, not the application's fd: rebuild the set (which
             // re-registers every fd) instead of failing the fd's watchers.
@@ -289,7 +297,7 @@ pub(super) fn epoll_mask(m: u8) -> u32 {
 }
 
 /// Errors and hang-ups wake both readers and writers, as in libev.
-pub(super) fn event_mask(e: u32) -> u8 {
+const fn event_mask_of(e: u32) -> u8 {
     let e = e as i32;
     let mut m = 0;
     if e & (libc::EPOLLOUT | libc::EPOLLERR | libc::EPOLLHUP) != 0 {
@@ -299,4 +307,37 @@ pub(super) fn event_mask(e: u32) -> u8 {
         m |= EV_READ;
     }
     m as u8
+}
+
+/// The epoll bits [`event_mask_of`] looks at (all below 32).
+const MASK_BITS: u32 = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLERR | libc::EPOLLHUP) as u32;
+
+/// [`event_mask_of`] for every combination of [`MASK_BITS`]: one table load per event.
+const EVENT_MASKS: [u8; 32] = {
+    let mut t = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        t[i] = event_mask_of(i as u32 & MASK_BITS);
+        i += 1;
+    }
+    t
+};
+
+/// Errors and hang-ups wake both readers and writers, as in libev.
+#[inline]
+pub(super) fn event_mask(e: u32) -> u8 {
+    EVENT_MASKS[(e & MASK_BITS) as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_mask_table_matches_the_rule() {
+        for e in 0..=u16::MAX as u32 {
+            let e = e | (e << 16);
+            assert_eq!(event_mask(e), event_mask_of(e), "{e:#x}");
+        }
+    }
 }

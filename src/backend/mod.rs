@@ -53,6 +53,9 @@ impl Default for Anfd {
     }
 }
 
+/// Upper bound of every backend's [`Backend::mintime`] (the loop skips asking for longer waits).
+pub const MAX_MINTIME: f64 = 1e-3;
+
 /// Marks an fd as changed (the other flag is `EV__IOFDSET`: "re-register even if unchanged").
 pub const REIFY: u8 = 1;
 
@@ -64,6 +67,9 @@ pub struct PollOut {
     pub rebuild: bool,
 }
 
+/// An explicit tag (`repr(u8)`): without it the variant is encoded in a niche of the
+/// payloads and every `match` on the hot paths (poll, modify) first decodes it.
+#[repr(u8)]
 pub enum Backend {
     #[cfg(target_os = "linux")]
     Uring(Box<uring::Uring>),
@@ -165,7 +171,9 @@ impl Backend {
         }
     }
 
-    /// Smallest timeout the backend can wait for; shorter waits are rounded up to it.
+    /// Smallest timeout the backend can wait for; shorter waits are rounded up to it. Never
+    /// more than [`MAX_MINTIME`].
+    #[inline]
     pub fn mintime(&self) -> f64 {
         match self {
             #[cfg(evring_kqueue)]
@@ -205,6 +213,7 @@ impl Backend {
     /// The last io watcher of `fd` was stopped (called from `ev_io_stop`, unlike the other
     /// methods). Only a backend whose kernel object holds a reference to the file (io_uring
     /// poll requests) acts on it, and never in a forked child.
+    #[inline]
     pub fn fd_released(&mut self, anfds: &mut [Anfd], fd: i32) {
         #[cfg(target_os = "linux")]
         if let Backend::Uring(b) = self {

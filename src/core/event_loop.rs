@@ -130,14 +130,76 @@ struct Anpending {
     events: c_int,
 }
 
+/// The pending queues, one per priority (a struct of its own so that io dispatch can borrow
+/// it next to the fd table and the backend's output).
+#[derive(Default)]
+struct Pending {
+    q: [Vec<Anpending>; NUMPRI],
+    /// Every queue above this priority is empty. libev restarts its dispatch scan at the
+    /// top priority on every feed; starting it at the highest priority actually fed reaches
+    /// the same queues in the same order without probing the empty ones above.
+    pri: usize,
+    /// Entries in all queues (cleared slots included): when the queue at `pri` runs empty
+    /// and this is 0, dispatch ends without probing lower queues.
+    n: usize,
+}
+
+impl Pending {
+    /// Queue `revents` for `w` (or merge them into its queued entry).
+    #[inline]
+    fn feed(&mut self, w: WatcherPtr, revents: c_int) {
+        // In range unless C code wrote the field directly: then clamp, as everywhere.
+        let mut pri = (w.priority() - EV_MINPRI) as u32 as usize;
+        if pri >= NUMPRI {
+            pri = w.abspri();
+        }
+        let p = w.pending();
+        if p != 0 {
+            match self.q[pri].get_mut(p as usize - 1) {
+                Some(slot) => slot.events |= revents,
+                None => misuse("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
+            }
+        } else {
+            self.q[pri].push(Anpending {
+                w: Some(w),
+                events: revents,
+            });
+            w.set_pending(self.q[pri].len() as c_int);
+            self.n += 1;
+            if pri > self.pri {
+                self.pri = pri;
+            }
+        }
+    }
+}
+
+/// Deliver kernel readiness for `fd`, unless the fd has unapplied changes (then the event may
+/// belong to an old registration).
+#[inline]
+fn fd_event(anfds: &[Anfd], pq: &mut Pending, fd: c_int, revents: c_int) {
+    if let Some(a) = anfds.get(fd as usize) {
+        if a.reify == 0 {
+            let mut p = a.head;
+            while !p.is_null() {
+                // SAFETY: the fd list links only active io watchers.
+                let w = unsafe { WatcherPtr::from_raw(p) }.unwrap();
+                p = w.next();
+                let ev = w.io_events() & revents;
+                if ev != 0 {
+                    pq.feed(w, ev);
+                }
+            }
+        }
+    }
+}
+
 pub struct Loop {
     pub rt_now: f64,
     pub mn_now: f64,
     now_floor: f64,
     rtmn_diff: f64,
 
-    pendings: [Vec<Anpending>; NUMPRI],
-    pendingpri: usize,
+    pq: Pending,
 
     pub activecnt: c_int,
     pub loop_done: c_int,
@@ -158,6 +220,8 @@ pub struct Loop {
     rfeeds: Vec<WatcherPtr>,
 
     idles: [Vec<WatcherPtr>; NUMPRI],
+    /// Bit `pri` is set while `idles[pri]` is not empty.
+    idle_mask: u32,
     idleall: c_int,
     prepares: Vec<WatcherPtr>,
     checks: Vec<WatcherPtr>,
@@ -196,6 +260,14 @@ pub struct Loop {
     pub userdata: *mut c_void,
     pub io_blocktime: f64,
     pub timeout_blocktime: f64,
+}
+
+/// Abort on API misuse that libev asserts on. Out of line and cold, so the checks in hot
+/// entry points cost a compare and a never-taken branch.
+#[cold]
+#[inline(never)]
+fn misuse(msg: &str) -> ! {
+    sys::fatal(msg)
 }
 
 /// The flags a loop is created with, after `LIBEV_FLAGS` (which replaces them, as in libev,
@@ -271,8 +343,7 @@ impl LoopHandle {
             mn_now,
             now_floor: mn_now,
             rtmn_diff: rt_now - mn_now,
-            pendings: Default::default(),
-            pendingpri: NUMPRI - 1,
+            pq: Pending::default(),
             activecnt: 0,
             loop_done: EVBREAK_CANCEL,
             loop_depth: 0,
@@ -287,6 +358,7 @@ impl LoopHandle {
             periodics: Heap::default(),
             rfeeds: Vec::new(),
             idles: Default::default(),
+            idle_mask: 0,
             idleall: 0,
             prepares: Vec::new(),
             checks: Vec::new(),
@@ -435,27 +507,14 @@ impl Loop {
     // ------------------------------------------------------------------ pending queues
 
     /// Queue `revents` for `w` (or merge them into its queued entry).
+    #[inline]
     pub fn feed(&mut self, w: WatcherPtr, revents: c_int) {
-        let pri = w.abspri();
-        let p = w.pending();
-        if p != 0 {
-            match self.pendings[pri].get_mut(p as usize - 1) {
-                Some(slot) => slot.events |= revents,
-                None => sys::fatal("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
-            }
-        } else {
-            self.pendings[pri].push(Anpending {
-                w: Some(w),
-                events: revents,
-            });
-            w.set_pending(self.pendings[pri].len() as c_int);
-        }
-        // A new event may be of higher priority than the one being dispatched: rescan.
-        self.pendingpri = NUMPRI - 1;
+        self.pq.feed(w, revents);
     }
 
     /// Remove `w` from the pending queue; returns the events it had pending (0 if none).
     /// The queue slot stays (and counts in `ev_pending_count`) until the next invoke pass.
+    #[inline]
     pub fn clear_pending(&mut self, w: WatcherPtr) -> c_int {
         let p = w.pending();
         if p == 0 {
@@ -463,38 +522,48 @@ impl Loop {
         }
         let pri = w.abspri();
         w.set_pending(0);
-        match self.pendings[pri].get_mut(p as usize - 1) {
+        match self.pq.q[pri].get_mut(p as usize - 1) {
             Some(slot) if slot.w == Some(w) => {
                 slot.w = None;
                 slot.events
             }
-            _ => sys::fatal("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
+            _ => misuse("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
         }
     }
 
     pub fn pending_count(&self) -> u32 {
-        self.pendings.iter().map(|p| p.len() as u32).sum()
+        self.pq.n as u32
     }
 
     /// Take the next pending event in libev's order: highest priority first, newest first
     /// within a priority.
+    #[inline]
     fn pop_pending(&mut self) -> Option<(WatcherPtr, c_int)> {
         loop {
-            let pri = self.pendingpri;
-            match self.pendings[pri].pop() {
-                Some(Anpending { w: Some(w), events }) => {
-                    w.set_pending(0);
-                    return Some((w, events));
+            let pri = self.pq.pri;
+            match self.pq.q[pri].pop() {
+                Some(e) => {
+                    self.pq.n -= 1;
+                    // A slot emptied by `ev_clear_pending` is dropped silently.
+                    if let Some(w) = e.w {
+                        w.set_pending(0);
+                        return Some((w, e.events));
+                    }
                 }
-                Some(Anpending { w: None, .. }) => continue,
                 None => {
-                    if pri == 0 {
+                    if self.pq.n == 0 || pri == 0 {
                         return None;
                     }
-                    self.pendingpri -= 1;
+                    self.pq.pri = pri - 1;
                 }
             }
         }
+    }
+
+    /// Is anything pending at priority index `pri` or above?
+    fn pending_at_or_above(&self, pri: usize) -> bool {
+        // Queues above `pq.pri` are empty.
+        self.pq.n != 0 && (pri..=self.pq.pri).any(|q| !self.pq.q[q].is_empty())
     }
 
     fn queue_events(&mut self, which: fn(&Loop) -> &Vec<WatcherPtr>, revents: c_int) {
@@ -599,6 +668,7 @@ impl Loop {
         self.idleall += 1;
         self.start_w(w, idx);
         self.idles[pri].push(w);
+        self.idle_mask |= 1 << pri;
     }
     pub fn idle_stop(&mut self, w: WatcherPtr) {
         self.clear_pending(w);
@@ -614,6 +684,8 @@ impl Loop {
         arr.swap_remove(idx);
         if idx < arr.len() {
             arr[idx].set_active(idx as c_int + 1);
+        } else if arr.is_empty() {
+            self.idle_mask &= !(1 << pri);
         }
         self.idleall -= 1;
         self.stop_w(w);
@@ -653,47 +725,76 @@ impl Loop {
         }
     }
 
+    #[inline(always)]
     pub fn io_start(&mut self, w: WatcherPtr) {
         if w.active() != 0 {
             return;
         }
         let fd = w.io_fd();
         let events = w.io_events();
-        if fd < 0 {
-            sys::fatal("libev: ev_io_start called with negative fd");
-        }
-        if events & !(EV__IOFDSET | EV_READ | EV_WRITE) != 0 {
-            sys::fatal("libev: ev_io_start called with illegal event mask");
+        if fd < 0
+            || events & !(EV__IOFDSET | EV_READ | EV_WRITE) != 0
+            || self.anfds.len() <= fd as usize
+        {
+            // Misuse, or the fd table must grow first: out of line, so the common path
+            // keeps no registers across calls.
+            return self.io_start_slow(w);
         }
         self.start_w(w, 1);
-        if self.anfds.len() <= fd as usize {
-            self.anfds.resize(fd as usize + 1, Anfd::default());
+        let a = &mut self.anfds[fd as usize];
+        if a.head == w.raw() as *mut ev_watcher_list {
+            misuse("libev: ev_io_start called with corrupted watcher");
         }
-        let head = core::ptr::addr_of_mut!(self.anfds[fd as usize].head);
-        Self::wlist_add(head, w);
-        if w.next() == w.raw() as *mut ev_watcher_list {
-            sys::fatal("libev: ev_io_start called with corrupted watcher");
-        }
-        self.fd_change(fd, (events & EV__IOFDSET) as u8 | REIFY);
+        w.set_next(a.head);
+        a.head = w.raw() as *mut ev_watcher_list;
+        let was = a.reify;
+        a.reify |= (events & EV__IOFDSET) as u8 | REIFY;
         w.set_io_events(events & !EV__IOFDSET);
+        if was == 0 {
+            self.fdchanges.push(fd);
+        }
     }
 
+    #[cold]
+    #[inline(never)]
+    fn io_start_slow(&mut self, w: WatcherPtr) {
+        let fd = w.io_fd();
+        if fd < 0 {
+            misuse("libev: ev_io_start called with negative fd");
+        }
+        if w.io_events() & !(EV__IOFDSET | EV_READ | EV_WRITE) != 0 {
+            misuse("libev: ev_io_start called with illegal event mask");
+        }
+        self.anfds_grow(fd as usize);
+        self.io_start(w);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn anfds_grow(&mut self, fd: usize) {
+        self.anfds.resize(fd + 1, Anfd::default());
+    }
+
+    #[inline(always)]
     pub fn io_stop(&mut self, w: WatcherPtr) {
         self.clear_pending(w);
         if w.active() == 0 {
             return;
         }
         let fd = w.io_fd();
-        if fd < 0 || fd as usize >= self.anfds.len() {
-            sys::fatal(
-                "libev: ev_io_stop called with illegal fd (must stay constant after start!)",
-            );
+        // (A negative fd becomes a huge index and fails the lookup too.)
+        let Some(a) = self.anfds.get_mut(fd as usize) else {
+            misuse("libev: ev_io_stop called with illegal fd (must stay constant after start!)");
+        };
+        Self::wlist_del(core::ptr::addr_of_mut!(a.head), w);
+        let last = a.head.is_null();
+        let was = a.reify;
+        a.reify |= REIFY;
+        if was == 0 {
+            self.fdchanges.push(fd);
         }
-        let head = core::ptr::addr_of_mut!(self.anfds[fd as usize].head);
-        Self::wlist_del(head, w);
         self.stop_w(w);
-        self.fd_change(fd, REIFY);
-        if self.anfds[fd as usize].head.is_null() {
+        if last {
             // Last watcher gone: a backend whose kernel object holds the file (io_uring poll)
             // lets go of it now, so that a close() right after this call releases the file.
             // (It marks the fd EV__IOFDSET if it did: a restart in the same iteration must
@@ -733,12 +834,21 @@ impl Loop {
     }
 
     /// Stop the watchers of every fd the backend rejected; true if there were any.
+    #[inline]
     fn process_kills(&mut self) -> bool {
-        let any = !self.out.kill.is_empty();
+        if self.out.kill.is_empty() {
+            return false;
+        }
+        self.process_kills_slow();
+        true
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn process_kills_slow(&mut self) {
         while let Some(fd) = self.out.kill.pop() {
             self.fd_kill(fd);
         }
-        any
     }
 
     /// Stop every watcher on `fd` and tell it `EV_ERROR` (the fd is not valid).
@@ -753,16 +863,6 @@ impl Loop {
             };
             self.io_stop(w);
             self.feed(w, EV_ERROR | EV_READ | EV_WRITE);
-        }
-    }
-
-    /// Deliver kernel readiness for `fd`, unless the fd has unapplied changes (then the
-    /// event may belong to an old registration).
-    fn fd_event(&mut self, fd: c_int, revents: c_int) {
-        if let Some(a) = self.anfds.get(fd as usize) {
-            if a.reify == 0 {
-                self.fd_event_nocheck(fd, revents);
-            }
         }
     }
 
@@ -800,6 +900,7 @@ impl Loop {
 
     // ------------------------------------------------------------------ timers
 
+    #[inline]
     pub fn timer_start(&mut self, w: WatcherPtr) {
         if w.active() != 0 {
             return;
@@ -808,28 +909,32 @@ impl Loop {
         let at = w.at() + self.mn_now;
         w.set_at(at);
         if w.repeat() < 0.0 {
-            sys::fatal("libev: ev_timer_start called with negative timer repeat value");
+            misuse("libev: ev_timer_start called with negative timer repeat value");
         }
         Self::pri_adjust(w);
         self.activecnt += 1;
         self.timers.push(w, at);
     }
 
+    #[inline(always)]
     pub fn timer_stop(&mut self, w: WatcherPtr) {
         self.clear_pending(w);
         if w.active() == 0 {
             return;
         }
         let k = w.active() as usize;
-        if k < HEAP0 || k >= HEAP0 + self.timers.len() || self.timers.node(k).w != w {
-            sys::fatal("libev: internal timer heap corruption (timer memory moved or overwritten while active?)");
+        if !self.timers.holds(k, w) {
+            misuse("libev: internal timer heap corruption (timer memory moved or overwritten while active?)");
         }
-        self.timers.remove(k);
         // Keep the remaining time, so a restart without ev_timer_set continues from here.
         w.set_at(w.at() - self.mn_now);
         self.stop_w(w);
+        // Last, so the sift is a tail call (the heap caches deadlines and never reads `w`'s
+        // `at`; `w` is not the node that moves into slot `k`).
+        self.timers.remove(k);
     }
 
+    #[inline]
     pub fn timer_again(&mut self, w: WatcherPtr) {
         self.clear_pending(w);
         if w.active() != 0 {
@@ -854,6 +959,7 @@ impl Loop {
         }
     }
 
+    #[inline(never)]
     fn timers_reify(&mut self) {
         while let Some(top) = self.timers.top() {
             if top.at >= self.mn_now {
@@ -874,7 +980,11 @@ impl Loop {
                 w.set_at(at);
                 self.timers.set_at(HEAP0, at);
             } else {
-                self.timer_stop(w);
+                // `timer_stop(w)` for the root, without re-checking where `w` is.
+                self.clear_pending(w);
+                self.timers.remove(HEAP0);
+                w.set_at(w.at() - self.mn_now);
+                self.stop_w(w);
             }
             self.rfeeds.push(w);
         }
@@ -883,9 +993,13 @@ impl Loop {
 
     /// Feed collected expiries in reverse, so LIFO dispatch runs them earliest-first.
     fn feed_reverse_done(&mut self, revents: c_int) {
-        while let Some(w) = self.rfeeds.pop() {
+        // (Iterated out of place: `feed` never touches `rfeeds`.)
+        let mut rf = core::mem::take(&mut self.rfeeds);
+        for &w in rf.iter().rev() {
             self.feed(w, revents);
         }
+        rf.clear();
+        self.rfeeds = rf;
     }
 
     fn timers_shift(&mut self, adjust: f64) {
@@ -954,7 +1068,7 @@ impl Loop {
             return;
         }
         let k = w.active() as usize;
-        if k < HEAP0 || k >= HEAP0 + self.periodics.len() || self.periodics.node(k).w != w {
+        if !self.periodics.holds(k, w) {
             sys::fatal("libev: internal periodic heap corruption (periodic memory moved or overwritten while active?)");
         }
         self.periodics.remove(k);
@@ -966,6 +1080,7 @@ impl Loop {
         self.periodic_start(w);
     }
 
+    #[inline(never)]
     fn periodics_reify(&mut self) {
         while let Some(top) = self.periodics.top() {
             if top.at >= self.rt_now {
@@ -1065,13 +1180,21 @@ impl Loop {
     /// is interpolated from the monotonic clock in between); a disagreement of a second or
     /// more is a wall-clock jump, after which periodics are rescheduled. Timers run on the
     /// monotonic clock and are never adjusted.
+    #[inline]
     pub fn time_update(&mut self) {
-        let odiff = self.rtmn_diff;
         self.mn_now = sys::monotonic();
         if self.mn_now - self.now_floor < MIN_TIMEJUMP * 0.5 {
             self.rt_now = self.rtmn_diff + self.mn_now;
             return;
         }
+        self.time_update_wallclock();
+    }
+
+    /// The half-second wall-clock re-read of [`Loop::time_update`] (out of line: the fast
+    /// path above runs twice per iteration).
+    #[inline(never)]
+    fn time_update_wallclock(&mut self) {
+        let odiff = self.rtmn_diff;
         self.now_floor = self.mn_now;
         self.rt_now = sys::realtime();
         // Retry a few times in case we were preempted between the two clock reads.
@@ -1167,10 +1290,16 @@ impl Loop {
     /// wakes the loop is also checked then (`obj_fired`); this catches the silent ones (a
     /// timerfd, a wakeup fd whose wake-ups all came while the loop was awake) before a second
     /// lost number could leave writers without a number they can trust.
+    #[inline]
     fn fds_health(&mut self, h: &LoopHandle) {
-        if self.mn_now < self.fds_check_at {
-            return;
+        if self.mn_now >= self.fds_check_at {
+            self.fds_health_check(h);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fds_health_check(&mut self, h: &LoopHandle) {
         self.fds_check_at = self.mn_now + FDS_CHECK_INTERVAL;
         if self.evpipe_r.is_some()
             && !(self.evpipe_r.intact() && (!self.evpipe_w.is_some() || self.evpipe_w.intact()))
@@ -1583,7 +1712,13 @@ impl Loop {
     pub fn verify(&self) -> Result<(), String> {
         self.timers.verify()?;
         self.periodics.verify()?;
-        for (pri, q) in self.pendings.iter().enumerate() {
+        if self.pq.n != self.pq.q.iter().map(Vec::len).sum::<usize>() {
+            return Err("pending entry count is inconsistent".into());
+        }
+        if self.pq.q[self.pq.pri + 1..].iter().any(|q| !q.is_empty()) {
+            return Err("a pending queue above the dispatch priority is not empty".into());
+        }
+        for (pri, q) in self.pq.q.iter().enumerate() {
             for (i, p) in q.iter().enumerate() {
                 if let Some(w) = p.w {
                     if w.pending() as usize != i + 1 {
@@ -1650,14 +1785,10 @@ impl Loop {
 ///
 /// # Safety
 /// `lp` is a live loop; no reference to its state is held by the caller.
+#[inline]
 pub unsafe fn invoke_pending(lp: *mut ev_loop) {
     // SAFETY: caller contract.
     let h = unsafe { LoopHandle::from_ptr(lp) };
-    {
-        // SAFETY: short exclusive access, no callback inside.
-        let l = unsafe { &mut *h.core() };
-        l.pendingpri = NUMPRI - 1;
-    }
     loop {
         // SAFETY: the borrow ends at the end of this statement, before the callback.
         let next = unsafe { (*h.core()).pop_pending() };
@@ -1671,14 +1802,19 @@ pub unsafe fn invoke_pending(lp: *mut ev_loop) {
 ///
 /// # Safety
 /// As for [`invoke_pending`].
+#[inline]
 pub unsafe fn invoke_hook(lp: *mut ev_loop) {
-    // SAFETY: caller contract; the read ends before the call.
-    let cb = unsafe { (*LoopHandle::from_ptr(lp).core()).invoke_cb };
+    // SAFETY: caller contract; the reads end before the call.
+    let (cb, npending) = unsafe {
+        let l = &*LoopHandle::from_ptr(lp).core();
+        (l.invoke_cb, l.pq.n)
+    };
     match cb {
         // SAFETY: user hook called with its own loop, no borrow alive.
         Some(cb) => unsafe { cb(lp) },
         // SAFETY: caller contract.
-        None => unsafe { invoke_pending(lp) },
+        None if npending != 0 => unsafe { invoke_pending(lp) },
+        None => {}
     }
 }
 
@@ -1752,7 +1888,12 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                 l.backend_rebuild = false;
                 l.loop_fork(h, false);
             }
-            l.fd_reify();
+            if l.fdchanges.is_empty() {
+                // Nothing to apply, so no fd can have been rejected either.
+                l.killed_in_reify = false;
+            } else {
+                l.fd_reify();
+            }
 
             let prev_mn_now = l.mn_now;
             l.time_update();
@@ -1780,11 +1921,15 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                 if wt < l.timeout_blocktime {
                     wt = l.timeout_blocktime;
                 }
-                let mintime = l.backend.mintime();
-                if wt < mintime {
-                    wt = if wt <= 0.0 { 0.0 } else { mintime };
+                // (Every backend's mintime is at most MAX_MINTIME: ask only when it matters.)
+                if wt < backend::MAX_MINTIME {
+                    let mintime = l.backend.mintime();
+                    if wt < mintime {
+                        wt = if wt <= 0.0 { 0.0 } else { mintime };
+                    }
                 }
                 if l.io_blocktime != 0.0 {
+                    let mintime = l.backend.mintime();
                     let mut st = l.io_blocktime - (l.mn_now - prev_mn_now);
                     if st > wt - mintime {
                         st = wt - mintime;
@@ -1822,12 +1967,10 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
         {
             // SAFETY: see above.
             let l = unsafe { &mut *core };
-            let mut ready = core::mem::take(&mut l.out.ready);
-            for &(fd, ev) in &ready {
-                l.fd_event(fd, ev);
+            // (Cleared before the next poll.)
+            for &(fd, ev) in &l.out.ready {
+                fd_event(&l.anfds, &mut l.pq, fd, ev);
             }
-            ready.clear();
-            l.out.ready = ready;
             l.process_kills();
             if l.out.rebuild {
                 l.out.rebuild = false;
@@ -1843,22 +1986,21 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
             }
             l.time_update();
             l.fds_health(h);
-            l.timers_reify();
-            l.periodics_reify();
+            // Most iterations expire nothing: test the roots here, reify out of line.
+            if l.timers.top().is_some_and(|t| t.at < l.mn_now) {
+                l.timers_reify();
+            }
+            if l.periodics.top().is_some_and(|t| t.at < l.rt_now) {
+                l.periodics_reify();
+            }
             // Idle watchers: only the highest priority with idle watchers runs, and only if
             // nothing at or above it is pending.
-            if l.idleall != 0 {
-                for pri in (0..NUMPRI).rev() {
-                    if !l.pendings[pri].is_empty() {
-                        break;
-                    }
-                    if !l.idles[pri].is_empty() {
-                        let n = l.idles[pri].len();
-                        for i in 0..n {
-                            let w = l.idles[pri][i];
-                            l.feed(w, EV_IDLE);
-                        }
-                        break;
+            if l.idle_mask != 0 {
+                let pri = (u32::BITS - 1 - l.idle_mask.leading_zeros()) as usize;
+                if !l.pending_at_or_above(pri) {
+                    for i in 0..l.idles[pri].len() {
+                        let w = l.idles[pri][i];
+                        l.feed(w, EV_IDLE);
                     }
                 }
             }

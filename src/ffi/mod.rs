@@ -23,6 +23,14 @@ use crate::core::event_loop::{Loop, LoopHandle};
 use crate::core::watcher::WatcherPtr;
 use abi::ev_loop;
 
+/// Abort: `func` was called with a NULL `what`. Out of line and cold, so that the checks
+/// in every entry point stay a test and a never-taken branch.
+#[cold]
+#[inline(never)]
+fn null_arg(func: &str, what: &str) -> ! {
+    crate::sys::fatal(&format!("{func} called with a NULL {what}"))
+}
+
 /// Check a loop pointer; abort with the function name on NULL.
 ///
 /// # Safety
@@ -30,7 +38,7 @@ use abi::ev_loop;
 #[inline]
 pub(crate) unsafe fn handle<'a>(lp: *mut ev_loop, func: &str) -> &'a LoopHandle {
     if lp.is_null() {
-        crate::sys::fatal(&format!("{func} called with a NULL loop"));
+        null_arg(func, "loop");
     }
     // SAFETY: non-null and, by the caller's contract, live.
     unsafe { LoopHandle::from_ptr(lp) }
@@ -58,6 +66,6 @@ pub(crate) unsafe fn watcher<T>(w: *mut T, func: &str) -> WatcherPtr {
     // SAFETY: caller contract.
     match unsafe { WatcherPtr::from_raw(w) } {
         Some(w) => w,
-        None => crate::sys::fatal(&format!("{func} called with a NULL watcher")),
+        None => null_arg(func, "watcher"),
     }
 }
