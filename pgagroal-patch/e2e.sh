@@ -34,6 +34,7 @@
 #   -> no ERROR or FATAL line in pgagroal's log (the level is the 3rd field of each line)
 # Exit status: 0 when every check passed. PostgreSQL and pgagroal are always stopped.
 set -euo pipefail
+trap 'echo "e2e.sh: line $LINENO: command failed with status $?" >&2' ERR
 
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -159,7 +160,7 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 port_listening() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
-listen_ino() { ss -Hltne "sport = :$1" 2>/dev/null | grep -o 'ino:[0-9]*' | head -n 1; }
+listen_ino() { ss -Hltne "sport = :$1" 2>/dev/null | grep -o 'ino:[0-9]*' | head -n 1 || true; }
 
 # --- run directory and cleanup ------------------------------------------------------------------
 RUN=$(mktemp -d "${TMPDIR:-/tmp}/evring-e2e.XXXXXX")
@@ -283,7 +284,7 @@ EOF
   agroal_main=$agroal_pid   # the pgagroal main process (under --strace: strace's child)
   if [ "$use_strace" = 1 ]; then
     for _ in $(seq 100); do
-      agroal_main=$(ps -o pid= --ppid "$agroal_pid" 2>/dev/null | head -n 1 | tr -d ' ')
+      agroal_main=$(ps -o pid= --ppid "$agroal_pid" 2>/dev/null | head -n 1 | tr -d ' ' || true)
       [ -n "$agroal_main" ] && break; sleep 0.05
     done
   fi
@@ -482,7 +483,7 @@ growth_cell() {
   local main=$agroal_main stop=$RUN/out/$tag.stop
   # pool size every second (pgagroal-cli status: "Total connections")
   ( while [ ! -e "$stop" ]; do
-      cli status 2>/dev/null | sed -n 's/^Total connections: *\([0-9]*\).*/\1/p'; sleep 1
+      cli status 2>/dev/null | sed -n 's/^Total connections: *\([0-9]*\).*/\1/p' || true; sleep 1
     done >"$RUN/out/$tag.pool" ) &
   local sampler=$!
   # bursts: every cycle, 6 s of only the base load, then 3 s of $burst more -C clients; the pool
@@ -504,7 +505,7 @@ growth_cell() {
   stop_agroal term
   # --- count
   local nburst xacts=0 aborted=0 failed=0 x f
-  nburst=$(ls "$RUN/out/$tag".burst.*.log 2>/dev/null | wc -l)
+  nburst=$({ ls "$RUN/out/$tag".burst.*.log 2>/dev/null || true; } | wc -l)
   local launched=$(( clients + nburst * burst ))
   for f in "$out" "$RUN/out/$tag".burst.*.log; do
     [ -f "$f" ] || continue
@@ -513,11 +514,13 @@ growth_cell() {
     x=$(grep -c 'client [0-9]* aborted' "$f" || true); aborted=$((aborted + x))
   done
   local exits=- killed=- sigs=- codes=-
-  if [ -n "$acct_file" ]; then read -r exits killed sigs codes < <(acct_scan "$acct_file" "$main"); fi
+  if [ -n "$acct_file" ]; then
+    read -r exits killed sigs codes < <(acct_scan "$acct_file" "$main") || fail "$cell $bname: cannot read $acct_file"
+  fi
   local loopmsgs errlines badfd
   loopmsgs=$(grep -cE "$loop_msg_re" "$A/stdout.log" 2>/dev/null || true)
-  badfd=$(grep -c 'Bad file descriptor' "$A/pgagroal.log" 2>/dev/null || true)
-  errlines=$(awk '$3 == "ERROR" || $3 == "FATAL"' "$A/pgagroal.log" 2>/dev/null | wc -l)
+  badfd=$(grep -c 'Server error' "$A/pgagroal.log" 2>/dev/null || true)
+  errlines=$({ awk '$3 == "ERROR" || $3 == "FATAL"' "$A/pgagroal.log" 2>/dev/null || true; } | wc -l)
   as cp "$A/pgagroal.log" "$RUN/out/$tag.pgagroal.log" 2>/dev/null || true
   as cp "$A/stdout.log" "$RUN/out/$tag.stderr.log" 2>/dev/null || true
   local pool_stats
@@ -525,11 +528,11 @@ growth_cell() {
       if (NR > 1 && $1 < p) d++; if (NR > 1 && $1 > p) u++; p = $1 }
       END { printf "%d %d %d %d", mn, mx, d, u }' "$RUN/out/$tag.pool")
   growth_rows+=("$pipeline $backend $bname $round $launched $xacts $aborted $failed $exits $killed $sigs $codes $loopmsgs $errlines $pool_stats $badfd")
-  printf '  %-10s clients=%s aborted=%s failed=%s xacts=%s | workers: exits=%s killed=%s (%s) exit codes %s | loop msgs=%s | log: ERROR=%s EBADF=%s | pool min/max/downs/ups=%s\n' \
+  printf '  %-10s clients=%s aborted=%s failed=%s xacts=%s | workers: exits=%s killed=%s (%s) exit codes %s | loop msgs=%s | log: ERROR=%s "Server error"=%s | pool min/max/downs/ups=%s\n' \
     "$bname" "$launched" "$aborted" "$failed" "$xacts" "$exits" "$killed" "$sigs" "$codes" "$loopmsgs" "$errlines" "$badfd" "$pool_stats"
   { grep -hE "$loop_msg_re" "$A/stdout.log" 2>/dev/null || true; } | sort | uniq -c | sort -rn | head -n 3 | sed 's/^/    stderr: /'
   { grep -h 'aborted' "$out" "$RUN/out/$tag".burst.*.log 2>/dev/null || true; } | sed 's/client [0-9]*/client N/' | sort | uniq -c | head -n 3 | sed 's/^/    pgbench: /'
-  { grep -h 'Bad file descriptor' "$A/pgagroal.log" 2>/dev/null || true; } | cut -d' ' -f3- | sed 's/slot [0-9]*/slot N/; s/socket [0-9]*/socket N/' | sort | uniq -c | sort -rn | head -n 2 | sed 's/^/    pgagroal.log: /'
+  { grep -h 'Server error' "$A/pgagroal.log" 2>/dev/null || true; } | cut -d' ' -f3- | sed 's/slot [0-9]*/slot N/; s/socket [0-9]*/socket N/' | sort | uniq -c | sort -rn | head -n 2 | sed 's/^/    pgagroal.log: /'
   # --- checks: pgagroal must survive and serve; on evring the loop must never fail
   if [ "$alive" = 1 ]; then pass; else fail "$cell $bname: pgagroal main process died during the run"; fi
   if [ "$xacts" -gt 0 ]; then pass; else fail "$cell $bname: no transaction went through"; fi
@@ -567,10 +570,10 @@ growth_main() {
   echo "Growth/churn summary ($(date -u '+%Y-%m-%d %H:%M UTC'); pool min $pool_min max $pool_max, idle_timeout ${idle_timeout}s, ${duration}s pgbench -C -S x $clients + bursts of $burst, $rounds round(s)):"
   echo "  clients = pgbench clients started; aborted = clients that pgbench aborted (each ends that client);"
   echo "  killed = pgagroal workers killed by a signal (process accounting); loopmsg = event-loop messages on stderr;"
-  echo "  loopfail = runs with a loop message or a killed worker; EBADF = pgagroal.log lines with 'Bad file descriptor';"
+  echo "  loopfail = runs with a loop message or a killed worker; srverr = pgagroal.log 'Server error' lines (a worker lost its server socket: EBADF, ENOTCONN);"
   echo "  pool = smallest-largest pool size sampled, shrinks = times the sampled size went down"
   printf '%-12s %-8s %-10s %4s %7s %8s %7s %7s %6s %-14s %7s %6s %8s %6s %7s\n' \
-    pipeline backend build runs clients xacts aborted abort% killed signals loopmsg EBADF loopfail pool shrinks
+    pipeline backend build runs clients xacts aborted abort% killed signals loopmsg srverr loopfail pool shrinks
   python3 - "${growth_rows[@]}" <<'PY'
 import sys, collections
 agg = collections.OrderedDict()
