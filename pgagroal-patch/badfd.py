@@ -5,7 +5,7 @@ number it still uses and then fails on it with EBADF.
 Usage: badfd.py TRACE [--all]
 
 For every process (pid) it follows:
-  * sockets it created and connected itself (socket() = N, then connect(N, ...)),
+  * TCP sockets it created and connected itself (socket(AF_INET...) = N, then connect(N, ...)),
   * its event-loop fds (epoll_create1, io_uring_setup, eventfd2, signalfd4, timerfd_create),
   * close(N) of such a number by the same process while it is still in use,
   * a later call on N in the same process that fails with EBADF.
@@ -50,11 +50,9 @@ def parse(path):
 
 
 def arg(args, i):
-    parts = [p.strip() for p in args.split(",")]
-    try:
-        return int(parts[i])
-    except (IndexError, ValueError):
-        return None
+    parts = args.split(",")
+    m = re.match(r"\s*(-?\d+)", parts[i]) if i < len(parts) else None
+    return int(m.group(1)) if m else None
 
 
 def main():
@@ -73,7 +71,7 @@ def main():
         closed = {}       # fd -> (kind, creation lines, close line)
         for c in seq:
             name = c["name"]
-            if name == "socket" and c["ret"].isdigit():
+            if name == "socket" and c["ret"].isdigit() and "AF_INET" in c["args"]:
                 owned[int(c["ret"])] = ("socket", [c])
                 closed.pop(int(c["ret"]), None)
             elif name == "connect":
@@ -83,6 +81,12 @@ def main():
             elif name in LOOP_FD_CALLS and c["ret"].isdigit():
                 owned[int(c["ret"])] = (LOOP_FD_CALLS[name], [c])
                 closed.pop(int(c["ret"]), None)
+            elif name in ("fcntl", "dup", "dup2", "dup3") and c["ret"].isdigit() and \
+                    (name != "fcntl" or "F_DUPFD" in c["args"]):
+                fd = arg(c["args"], 0)
+                if fd in owned:   # the fd moves to a new number; closing the old one is fine
+                    owned[int(c["ret"])] = owned.pop(fd)
+                    closed.pop(int(c["ret"]), None)
             elif name in ("accept", "accept4") and c["ret"].isdigit():
                 owned.pop(int(c["ret"]), None); closed.pop(int(c["ret"]), None)
             elif name == "close":

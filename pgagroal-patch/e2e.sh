@@ -186,9 +186,11 @@ stop_agroal_hard() {
   agroal_pid=; agroal_wrapper=; agroal_main=
 }
 acct_stop() { :; }
+bg_jobs=
 cleanup() {
   local rc=$?
   set +e
+  [ -z "$bg_jobs" ] || kill $bg_jobs 2>/dev/null
   stop_agroal_hard
   acct_stop
   if [ -f "$PGDATA/postmaster.pid" ]; then
@@ -469,7 +471,7 @@ fi
 # evring's fatal messages ("evring: ...").
 loop_msg_re='\(libev\)|libev: |Assertion .* failed|(^|[^a-z])evring: '
 
-growth_rows=()   # "pipeline backend build round launched xacts aborted failed exits killed sigs exitcodes loopmsgs errlines poolmin poolmax downs ups badfd"
+growth_rows=()   # "pipeline backend build round launched xacts aborted failed exits killed sigs exitcodes loopmsgs errlines poolmin poolmax downs ups badfd stuck stalled"
 # growth_cell BIN BUILDNAME PIPELINE BACKEND ROUND
 growth_cell() {
   local gbin=$1 bname=$2 pipeline=$3 backend=$4 round=$5
@@ -486,22 +488,43 @@ growth_cell() {
       cli status 2>/dev/null | sed -n 's/^Total connections: *\([0-9]*\).*/\1/p' || true; sleep 1
     done >"$RUN/out/$tag.pool" ) &
   local sampler=$!
+  bg_jobs="$sampler"
   # bursts: every cycle, 6 s of only the base load, then 3 s of $burst more -C clients; the pool
   # grows for the burst and the idle_timeout child shrinks it again afterwards
   ( i=0
     while [ ! -e "$stop" ]; do
       for _ in 1 2 3 4 5 6; do [ -e "$stop" ] && exit 0; sleep 1; done
-      pgb 120 -n -h 127.0.0.1 -p "$agroal_port" -U postgres -C -S -c "$burst" -j 2 -T 3 pgbench \
-        >"$RUN/out/$tag.burst.$i.log" 2>&1 || true
+      rc=0
+      pgb 33 -n -h 127.0.0.1 -p "$agroal_port" -U postgres -C -S -c "$burst" -j 2 -T 3 pgbench \
+        >"$RUN/out/$tag.burst.$i.log" 2>&1 || rc=$?
+      echo "$rc" >"$RUN/out/$tag.burst.$i.rc"
       i=$((i + 1))
     done ) &
   local burster=$!
-  local out=$RUN/out/$tag.main.log
-  pgb $((duration + 120)) -n -h 127.0.0.1 -p "$agroal_port" -U postgres -C -S -c "$clients" -j 2 \
-    -T "$duration" pgbench >"$out" 2>&1 || true
+  bg_jobs="$sampler $burster"
+  local out=$RUN/out/$tag.main.log rc=0
+  pgb $((duration + 30)) -n -h 127.0.0.1 -p "$agroal_port" -U postgres -C -S -c "$clients" -j 2 \
+    -T "$duration" pgbench >"$out" 2>&1 || rc=$?
+  echo "$rc" >"$out.rc"
   as touch "$stop"
   wait "$burster" "$sampler" 2>/dev/null || true
+  bg_jobs=
   local alive=1; kill -0 "$main" 2>/dev/null || alive=0
+  # Every pgbench has ended (on its own, or killed by its timeout: a -T 3 burst is given 33 s,
+  # the main run duration + 30 s), so every client connection is closed. A worker sees its
+  # client's EOF and exits; workers still there 5 s later are stuck: their loop does not
+  # report the client's socket any more.
+  local stuck=0 stalled=0
+  for _ in $(seq 50); do
+    stuck=$(ps -o args= --ppid "$main" 2>/dev/null | grep -c '^pgagroal: .*@' || true)
+    [ "$stuck" = 0 ] && break; sleep 0.1
+  done
+  if [ "$stuck" != 0 ]; then
+    ps -o pid=,etimes=,wchan:20=,args= --ppid "$main" | grep 'pgagroal: .*@' | head -n 3 | sed 's/^/    stuck worker: /'
+  fi
+  for f in "$out.rc" "$RUN/out/$tag".burst.*.rc; do
+    [ -f "$f" ] && [ "$(cat "$f")" = 124 ] && stalled=$((stalled + 1))
+  done
   stop_agroal term
   # --- count
   local nburst xacts=0 aborted=0 failed=0 x f
@@ -527,9 +550,9 @@ growth_cell() {
   pool_stats=$(awk 'NR == 1 { mn = mx = $1 } { if ($1 < mn) mn = $1; if ($1 > mx) mx = $1;
       if (NR > 1 && $1 < p) d++; if (NR > 1 && $1 > p) u++; p = $1 }
       END { printf "%d %d %d %d", mn, mx, d, u }' "$RUN/out/$tag.pool")
-  growth_rows+=("$pipeline $backend $bname $round $launched $xacts $aborted $failed $exits $killed $sigs $codes $loopmsgs $errlines $pool_stats $badfd")
-  printf '  %-10s clients=%s aborted=%s failed=%s xacts=%s | workers: exits=%s killed=%s (%s) exit codes %s | loop msgs=%s | log: ERROR=%s "Server error"=%s | pool min/max/downs/ups=%s\n' \
-    "$bname" "$launched" "$aborted" "$failed" "$xacts" "$exits" "$killed" "$sigs" "$codes" "$loopmsgs" "$errlines" "$badfd" "$pool_stats"
+  growth_rows+=("$pipeline $backend $bname $round $launched $xacts $aborted $failed $exits $killed $sigs $codes $loopmsgs $errlines $pool_stats $badfd $stuck $stalled")
+  printf '  %-10s clients=%s aborted=%s failed=%s xacts=%s | workers: exits=%s killed=%s (%s) exit codes %s | loop msgs=%s | stuck workers=%s, pgbench runs stalled=%s | log: ERROR=%s "Server error"=%s | pool min/max/downs/ups=%s\n' \
+    "$bname" "$launched" "$aborted" "$failed" "$xacts" "$exits" "$killed" "$sigs" "$codes" "$loopmsgs" "$stuck" "$stalled" "$errlines" "$badfd" "$pool_stats"
   { grep -hE "$loop_msg_re" "$A/stdout.log" 2>/dev/null || true; } | sort | uniq -c | sort -rn | head -n 3 | sed 's/^/    stderr: /'
   { grep -h 'aborted' "$out" "$RUN/out/$tag".burst.*.log 2>/dev/null || true; } | sed 's/client [0-9]*/client N/' | sort | uniq -c | head -n 3 | sed 's/^/    pgbench: /'
   { grep -h 'Server error' "$A/pgagroal.log" 2>/dev/null || true; } | cut -d' ' -f3- | sed 's/slot [0-9]*/slot N/; s/socket [0-9]*/socket N/' | sort | uniq -c | sort -rn | head -n 2 | sed 's/^/    pgagroal.log: /'
@@ -540,8 +563,8 @@ growth_cell() {
   if [ "$reference" = 1 ]; then
     return 0   # Debian's libev: the reference, counted, not judged
   fi
-  if [ "$loopmsgs" = 0 ] && [ "$killed" = 0 -o "$killed" = - ]; then pass; else
-    fail "$cell $bname: event-loop failures: $loopmsgs loop messages, $killed workers killed by a signal ($sigs)"
+  if [ "$loopmsgs" = 0 ] && [ "$stuck" = 0 ] && [ "$killed" = 0 -o "$killed" = - ]; then pass; else
+    fail "$cell $bname: event-loop failures: $loopmsgs loop messages, $killed workers killed by a signal ($sigs), $stuck stuck workers"
   fi
   if [ "$use_strace" = 1 ]; then
     python3 "$here/badfd.py" "$strace_out" || true
@@ -570,10 +593,12 @@ growth_main() {
   echo "Growth/churn summary ($(date -u '+%Y-%m-%d %H:%M UTC'); pool min $pool_min max $pool_max, idle_timeout ${idle_timeout}s, ${duration}s pgbench -C -S x $clients + bursts of $burst, $rounds round(s)):"
   echo "  clients = pgbench clients started; aborted = clients that pgbench aborted (each ends that client);"
   echo "  killed = pgagroal workers killed by a signal (process accounting); loopmsg = event-loop messages on stderr;"
-  echo "  loopfail = runs with a loop message or a killed worker; srverr = pgagroal.log 'Server error' lines (a worker lost its server socket: EBADF, ENOTCONN);"
+  echo "  stuck = workers still running 5 s after every pgbench ended (their loop stopped reporting the client socket);"
+  echo "  stalled = pgbench runs killed by their timeout (a client waited for an answer that never came);"
+  echo "  loopfail = runs with a loop message, a killed worker or a stuck worker; srverr = pgagroal.log 'Server error' lines (a worker lost its server socket: EBADF, ENOTCONN);"
   echo "  pool = smallest-largest pool size sampled, shrinks = times the sampled size went down"
-  printf '%-12s %-8s %-10s %4s %7s %8s %7s %7s %6s %-14s %7s %6s %8s %6s %7s\n' \
-    pipeline backend build runs clients xacts aborted abort% killed signals loopmsg srverr loopfail pool shrinks
+  printf '%-12s %-8s %-10s %4s %7s %8s %7s %7s %6s %-14s %7s %5s %7s %6s %8s %6s %7s\n' \
+    pipeline backend build runs clients xacts aborted abort% killed signals loopmsg stuck stalled srverr loopfail pool shrinks
   python3 - "${growth_rows[@]}" <<'PY'
 import sys, collections
 agg = collections.OrderedDict()
@@ -581,7 +606,7 @@ for row in sys.argv[1:]:
     f = row.split()
     key = tuple(f[0:3])
     a = agg.setdefault(key, dict(runs=0, launched=0, xacts=0, aborted=0, killed=0, sigs=collections.Counter(),
-                                 loop=0, err=0, loopfail=0, pmin=None, pmax=0, acct=True, downs=0, badfd=0))
+                                 loop=0, err=0, loopfail=0, pmin=None, pmax=0, acct=True, downs=0, badfd=0, stuck=0, stalled=0))
     a["runs"] += 1
     a["launched"] += int(f[4]); a["xacts"] += int(f[5]); a["aborted"] += int(f[6])
     if f[9] == "-": a["acct"] = False
@@ -590,15 +615,16 @@ for row in sys.argv[1:]:
         for kv in f[10].split(","):
             n, c = kv.split(":"); a["sigs"][n] += int(c)
     a["loop"] += int(f[12]); a["err"] += int(f[13]); a["downs"] += int(f[16]); a["badfd"] += int(f[18])
-    if int(f[12]) > 0 or (f[9] != "-" and int(f[9]) > 0): a["loopfail"] += 1
+    a["stuck"] += int(f[19]); a["stalled"] += int(f[20])
+    if int(f[12]) > 0 or int(f[19]) > 0 or (f[9] != "-" and int(f[9]) > 0): a["loopfail"] += 1
     pmn, pmx = int(f[14]), int(f[15])
     a["pmin"] = pmn if a["pmin"] is None else min(a["pmin"], pmn); a["pmax"] = max(a["pmax"], pmx)
 for (p, b, n), a in agg.items():
     pct = 100.0 * a["aborted"] / a["launched"] if a["launched"] else 0.0
     sigs = ",".join("%s:%d" % kv for kv in sorted(a["sigs"].items())) or "-"
-    print("%-12s %-8s %-10s %4d %7d %8d %7d %6.1f%% %6s %-14s %7d %6d %5d/%-2d %6s %7d" % (
+    print("%-12s %-8s %-10s %4d %7d %8d %7d %6.1f%% %6s %-14s %7d %5d %7d %6d %5d/%-2d %6s %7d" % (
         p, b, n, a["runs"], a["launched"], a["xacts"], a["aborted"], pct,
-        a["killed"] if a["acct"] else "-", sigs, a["loop"], a["badfd"], a["loopfail"], a["runs"],
+        a["killed"] if a["acct"] else "-", sigs, a["loop"], a["stuck"], a["stalled"], a["badfd"], a["loopfail"], a["runs"],
         "%d-%d" % (a["pmin"], a["pmax"]), a["downs"]))
 PY
 }
