@@ -179,18 +179,25 @@ pub fn protect_fd(fd: c_int) -> c_int {
     close(fd);
     high
 }
+
+/// A close-on-exec duplicate of `fd` at a protected (high) number, or -1.
+pub fn dup_high(fd: c_int) -> c_int {
+    // SAFETY: duplicating an fd the caller owns.
+    unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, protected_floor()) }
+}
 // Linux has eventfd, signalfd and timerfd; elsewhere the loop uses a pipe and sigaction, and
 // relies on its own clock-jump detection. These wrappers keep the core free of cfgs.
 
 /// Create the loop's wakeup object: `(read_fd, write_fd, is_eventfd)`. An eventfd serves as
-/// both ends (read_fd is -1).
+/// both ends (read_fd is -1). The fds are at whatever number the kernel picked: the caller
+/// spreads them over protected numbers (`core::loopfds::Members`).
 pub fn wakeup_fd() -> Option<(c_int, c_int, bool)> {
     #[cfg(target_os = "linux")]
-    {
+    if !self_pipe_forced() {
         // SAFETY: plain syscall.
         let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if efd >= 0 {
-            return Some((-1, protect_fd(efd), true));
+            return Some((-1, efd, true));
         }
     }
     let mut fds = [-1; 2];
@@ -198,11 +205,20 @@ pub fn wakeup_fd() -> Option<(c_int, c_int, bool)> {
     if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
         return None;
     }
-    for fd in fds.iter_mut() {
-        *fd = protect_fd(*fd);
-        set_cloexec_nonblock(*fd);
+    for fd in fds {
+        set_cloexec_nonblock(fd);
     }
     Some((fds[0], fds[1], false))
+}
+
+/// Private test knob: `EVRING_EVPIPE=pipe` makes loops wake through a self-pipe instead of an
+/// eventfd (the path of systems without eventfd), so that the C tests can exercise it on
+/// Linux. Read once per process.
+#[cfg(target_os = "linux")]
+fn self_pipe_forced() -> bool {
+    use std::sync::OnceLock;
+    static FORCED: OnceLock<bool> = OnceLock::new();
+    *FORCED.get_or_init(|| std::env::var_os("EVRING_EVPIPE").is_some_and(|v| v == "pipe"))
 }
 
 /// Mark an fd close-on-exec and non-blocking.

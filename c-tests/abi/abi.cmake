@@ -72,7 +72,7 @@ enable_testing()
 set(_evring_abi_checks
   version-lines layout layout-cxx macros compile-c compile-cxx compile-strict config-knobs
   evxx embed sysheader-fails symbols symbols-event soname pic static-symbols default-uc
-  default-uc-system)
+  default-uc-system dlclose-fork)
 
 foreach(_check IN LISTS _evring_abi_checks)
   add_test(NAME abi.${_check}

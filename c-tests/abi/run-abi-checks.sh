@@ -42,7 +42,7 @@ repo=$(cd "$here/../.." && pwd -P)
 
 ALL_CHECKS="version-lines layout layout-cxx macros compile-c compile-cxx compile-strict config-knobs
 evxx embed sysheader-fails symbols symbols-event soname pic static-symbols default-uc
-default-uc-system"
+default-uc-system dlclose-fork"
 
 # Flags of the header compile matrix. -Wstrict-aliasing=2 is the more suspicious level; it is
 # used where the test code itself takes no address of one type as another (header_use.c).
@@ -575,6 +575,24 @@ default_uc() {
 
 check_default_uc() { need_ours_so; default_uc "$so" evring; }
 check_default_uc_system() { need_system_lib; default_uc "$(realfile "$SYSTEM_EV_LIB")" libev; }
+
+check_dlclose_fork() {
+  need_ours_so
+  say "a libev loaded with dlopen(), used (one loop) and dlclose()d must leave no fork handler"
+  say "pointing into unmapped code: fork() afterwards must work (evring registers a"
+  say "pthread_atfork child handler; glibc unregisters it at dlclose through __dso_handle)."
+  bin="$work/dlclose-fork"
+  if ! $CC -std=gnu11 -Wall -Wextra -Werror -O2 -o "$bin" "$here/dlclose_fork.c" -ldl >"$work/last.log" 2>&1; then
+    bad "dlclose_fork.c does not build"; show "$work/last.log"; return
+  fi
+  for lib in "$so" ${SYSTEM_EV_LIB:+"$(realfile "$SYSTEM_EV_LIB")"}; do
+    if "$bin" "$lib" >"$work/run.log" 2>"$work/run.err"; then
+      ok "$(basename "$lib"): $(grep -c '^ok' "$work/run.log") checks passed ($(tr '\n' ';' <"$work/run.err"))"
+    else
+      bad "$lib"; show "$work/run.log"; show "$work/run.err"
+    fi
+  done
+}
 
 # ------------------------------------------------------------------------------------------
 # driver

@@ -9,45 +9,6 @@
 #include <stdatomic.h>
 #include <time.h>
 
-static int guard_fired;
-static void guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-  (void)loop; (void)w; (void)revents;
-  guard_fired = 1;
-}
-
-static void step(struct ev_loop *loop, double secs)
-{
-  ev_timer g;
-  ev_timer_init(&g, guard_cb, secs, 0.);
-  guard_fired = 0;
-  ev_timer_start(loop, &g);
-  ev_run(loop, EVRUN_ONCE);
-  ev_timer_stop(loop, &g);
-}
-
-static void sleep_ms(int ms)
-{
-  struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) { }
-}
-
-static char logbuf[1024];
-
-static void log_add(const char *s)
-{
-  size_t len = strlen(logbuf);
-  CHECK(len + strlen(s) + 2 < sizeof logbuf);
-  logbuf[len] = ' ';
-  strcpy(logbuf + len + 1, s);
-}
-
-static void log_print(const char *label)
-{
-  TRACE("  %s:%s", label, logbuf[0] ? logbuf : " (none)");
-  logbuf[0] = 0;
-}
-
 typedef struct {
   ev_async a;
   const char *name;
@@ -63,12 +24,12 @@ static void nasync_cb(struct ev_loop *loop, ev_async *w, int revents)
   n->calls++;
   snprintf(buf, sizeof buf, "%s(0x%x,pending=%d)", n->name, (unsigned)revents,
            ev_async_pending(w) ? 1 : 0);
-  log_add(buf);
+  test_evlog_add(buf);
   if (n->resend > 0) {
     n->resend--;
     ev_async_send(loop, w);
     snprintf(buf, sizeof buf, "%s-resent(pending=%d)", n->name, ev_async_pending(w) ? 1 : 0);
-    log_add(buf);
+    test_evlog_add(buf);
   }
   if (n->stop_self) ev_async_stop(loop, w);
 }
@@ -93,7 +54,7 @@ static void *sender_thread(void *p)
 {
   struct send_arg *a = p;
   int i;
-  if (a->delay_ms) sleep_ms(a->delay_ms);
+  if (a->delay_ms) test_sleep_ms(a->delay_ms);
   for (i = 0; i < a->count; i++) ev_async_send(a->loop, a->w);
   return NULL;
 }
@@ -114,7 +75,7 @@ static void s_thread(struct ev_loop *loop)
   CHECK(pthread_create(&th, NULL, sender_thread, &arg) == 0);
   ret = ev_run(loop, 0);     /* blocks until the send; the callback stops the only watcher */
   CHECK(pthread_join(th, NULL) == 0);
-  log_print("callbacks");
+  test_evlog_print("callbacks");
   TRACE("  ev_run returned %d, active=%d pending=%d", ret, ev_is_active(&a.a) ? 1 : 0,
         ev_async_pending(&a.a) ? 1 : 0);
 }
@@ -134,7 +95,7 @@ static void send_from_handler(int sig)
 
 static void *kill_thread(void *p)
 {
-  sleep_ms(30);
+  test_sleep_ms(30);
   pthread_kill(*(pthread_t *)p, SIGUSR1);
   return NULL;
 }
@@ -158,13 +119,13 @@ static void s_handler(struct ev_loop *loop)
   CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
   raise(SIGUSR1);
   TRACE("  after raise: pending=%d", ev_async_pending(&a.a) ? 1 : 0);
-  step(loop, 2.0);
-  log_print("one iteration");
+  test_step(loop, 2.0);
+  test_evlog_print("one iteration");
   /* the handler runs while the loop blocks in the backend */
   CHECK(pthread_create(&th, NULL, kill_thread, &self) == 0);
-  for (i = 0; i < 100 && a.calls < 2; i++) step(loop, 0.1);
+  for (i = 0; i < 100 && a.calls < 2; i++) test_step(loop, 0.1);
   CHECK(pthread_join(th, NULL) == 0);
-  log_print("signal while blocked");
+  test_evlog_print("signal while blocked");
   signal(SIGUSR1, SIG_DFL);
   ev_async_stop(loop, &a.a);
 }
@@ -182,21 +143,21 @@ static void s_coalesce(struct ev_loop *loop)
   ev_async_start(loop, &a.a);
   for (i = 0; i < 100; i++) ev_async_send(loop, &a.a);
   TRACE("  100 sends: pending=%d", ev_async_pending(&a.a) ? 1 : 0);
-  step(loop, 2.0);
-  log_print("one iteration");
+  test_step(loop, 2.0);
+  test_evlog_print("one iteration");
   TRACE("  after: pending=%d", ev_async_pending(&a.a) ? 1 : 0);
-  step(loop, 0.02);
-  log_print("next iteration");
+  test_step(loop, 0.02);
+  test_evlog_print("next iteration");
   a.resend = 2;
   ev_async_send(loop, &a.a);
-  step(loop, 2.0);
-  log_print("resend from callback (1)");
-  step(loop, 2.0);
-  log_print("resend from callback (2)");
-  step(loop, 2.0);
-  log_print("resend from callback (3)");
-  step(loop, 0.02);
-  log_print("then");
+  test_step(loop, 2.0);
+  test_evlog_print("resend from callback (1)");
+  test_step(loop, 2.0);
+  test_evlog_print("resend from callback (2)");
+  test_step(loop, 2.0);
+  test_evlog_print("resend from callback (3)");
+  test_step(loop, 0.02);
+  test_evlog_print("then");
   ev_async_stop(loop, &a.a);
 }
 
@@ -217,13 +178,13 @@ static void s_several(struct ev_loop *loop)
   ev_async_send(loop, &a.a);
   TRACE("  sent C, A: pending A=%d B=%d C=%d", ev_async_pending(&a.a) ? 1 : 0,
         ev_async_pending(&b.a) ? 1 : 0, ev_async_pending(&c.a) ? 1 : 0);
-  step(loop, 2.0);
-  log_print("sent C,A");
+  test_step(loop, 2.0);
+  test_evlog_print("sent C,A");
   ev_async_send(loop, &b.a);
   ev_async_send(loop, &c.a);
   ev_async_send(loop, &a.a);
-  step(loop, 2.0);
-  log_print("sent B,C,A");
+  test_step(loop, 2.0);
+  test_evlog_print("sent B,C,A");
   ev_async_stop(loop, &b.a);
   ev_set_priority(&b.a, 1);
   ev_async_start(loop, &b.a);
@@ -232,8 +193,8 @@ static void s_several(struct ev_loop *loop)
   ev_async_send(loop, &a.a);
   ev_async_send(loop, &b.a);
   ev_async_send(loop, &c.a);
-  step(loop, 2.0);
-  log_print("B prio 1, A restarted; sent A,B,C");
+  test_step(loop, 2.0);
+  test_evlog_print("B prio 1, A restarted; sent A,B,C");
   ev_async_stop(loop, &a.a);
   ev_async_stop(loop, &b.a);
   ev_async_stop(loop, &c.a);
@@ -253,11 +214,11 @@ static void s_states(void)
         ev_is_active(&a.a) ? 1 : 0);
   ev_async_start(loop, &a.a);
   TRACE("  after start: pending=%d", ev_async_pending(&a.a) ? 1 : 0);
-  step(loop, 0.05);
-  log_print("one iteration");
+  test_step(loop, 0.05);
+  test_evlog_print("one iteration");
   ev_async_send(loop, &a.a);
-  step(loop, 2.0);
-  log_print("sent after start");
+  test_step(loop, 2.0);
+  test_evlog_print("sent after start");
 
   nasync_init(&b, "B");
   ev_async_start(loop, &b.a);
@@ -265,15 +226,15 @@ static void s_states(void)
   ev_async_stop(loop, &b.a);
   TRACE("  sent then stopped: active=%d pending=%d", ev_is_active(&b.a) ? 1 : 0,
         ev_async_pending(&b.a) ? 1 : 0);
-  step(loop, 0.05);
-  log_print("one iteration");
+  test_step(loop, 0.05);
+  test_evlog_print("one iteration");
   ev_async_start(loop, &b.a);
   TRACE("  restarted: pending=%d", ev_async_pending(&b.a) ? 1 : 0);
-  step(loop, 0.05);
-  log_print("one iteration");
+  test_step(loop, 0.05);
+  test_evlog_print("one iteration");
   ev_async_send(loop, &b.a);
-  step(loop, 2.0);
-  log_print("sent");
+  test_step(loop, 2.0);
+  test_evlog_print("sent");
   TRACE("  ev_run(NOWAIT) with two async watchers -> %d", ev_run(loop, EVRUN_NOWAIT));
   ev_async_stop(loop, &a.a);
   ev_async_stop(loop, &b.a);
@@ -397,20 +358,20 @@ static void s_stress(void)
   ev_async_init(&st_done, st_done_cb);
   ev_async_start(loop, &st_main);
   ev_async_start(loop, &st_done);
-  ev_timer_init(&guard, guard_cb, 10., 0.);
+  ev_timer_init(&guard, test_guard_cb, 10., 0.);
   ev_timer_start(loop, &guard);
   ev_unref(loop);  /* the guard must not keep the loop alive */
-  guard_fired = 0;
+  test_guard_fired = 0;
   arg.loop = loop;
   arg.n = 5000;
   CHECK(pthread_create(&t1, NULL, st_thread, &arg) == 0);
   CHECK(pthread_create(&t2, NULL, st_thread, &arg) == 0);
-  while (!st_final_ok && !guard_fired) ev_run(loop, 0);
+  while (!st_final_ok && !test_guard_fired) ev_run(loop, 0);
   CHECK(pthread_join(t1, NULL) == 0);
   CHECK(pthread_join(t2, NULL) == 0);
   TRACE("  finished=%d callbacks>=1: %d callbacks<=10000: %d done-callbacks>=1: %d guard fired: %d",
         atomic_load(&st_finished), st_calls >= 1, st_calls <= 10000, st_done_calls >= 1,
-        guard_fired);
+        test_guard_fired);
   TRACE("  after the last done callback: main pending=%d done pending=%d",
         ev_async_pending(&st_main) ? 1 : 0, ev_async_pending(&st_done) ? 1 : 0);
   st_calls = 0;

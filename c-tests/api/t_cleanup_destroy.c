@@ -11,23 +11,6 @@
 #include <sys/wait.h>
 #include <time.h>
 
-static int guard_fired;
-static void guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-  (void)loop; (void)w; (void)revents;
-  guard_fired = 1;
-}
-
-static void step(struct ev_loop *loop, double secs)
-{
-  ev_timer g;
-  ev_timer_init(&g, guard_cb, secs, 0.);
-  guard_fired = 0;
-  ev_timer_start(loop, &g);
-  ev_run(loop, EVRUN_ONCE);
-  ev_timer_stop(loop, &g);
-}
-
 static int count_fds(void)
 {
   DIR *d = opendir("/proc/self/fd");
@@ -49,22 +32,6 @@ static const char *disposition(int sig)
   return "custom";
 }
 
-static char logbuf[1024];
-
-static void log_add(const char *s)
-{
-  size_t len = strlen(logbuf);
-  CHECK(len + strlen(s) + 2 < sizeof logbuf);
-  logbuf[len] = ' ';
-  strcpy(logbuf + len + 1, s);
-}
-
-static void log_print(const char *label)
-{
-  TRACE("  %s:%s", label, logbuf[0] ? logbuf : " (none)");
-  logbuf[0] = 0;
-}
-
 /* ---- cleanup watchers ---------------------------------------------------------------------------- */
 
 typedef struct {
@@ -80,7 +47,7 @@ static void ncleanup_cb(struct ev_loop *loop, ev_cleanup *w, int revents)
   char buf[96];
   snprintf(buf, sizeof buf, "%s(0x%x,depth=%u,active=%d,pending=%d)", n->name, (unsigned)revents,
            ev_depth(loop), ev_is_active(w) ? 1 : 0, ev_is_pending(w) ? 1 : 0);
-  log_add(buf);
+  test_evlog_add(buf);
   if (n->stop_timer) ev_timer_stop(loop, n->stop_timer);
   if (n->stop_self) ev_cleanup_stop(loop, w);
 }
@@ -97,7 +64,7 @@ static void timer_log_cb(struct ev_loop *loop, ev_timer *w, int revents)
   char buf[64];
   (void)loop;
   snprintf(buf, sizeof buf, "timer(0x%x,active=%d)", (unsigned)revents, ev_is_active(w) ? 1 : 0);
-  log_add(buf);
+  test_evlog_add(buf);
 }
 
 static void s_cleanup(void)
@@ -118,7 +85,7 @@ static void s_cleanup(void)
         ev_run(loop, 0));
   TRACE("  ev_run(NOWAIT) -> %d", ev_run(loop, EVRUN_NOWAIT));
   ev_loop_destroy(loop);
-  log_print("destroy");
+  test_evlog_print("destroy");
   TRACE("  after destroy: A active=%d pending=%d", ev_is_active(&a.c) ? 1 : 0,
         ev_is_pending(&a.c) ? 1 : 0);
 
@@ -137,7 +104,7 @@ static void s_cleanup(void)
   ev_cleanup_start(loop, &b.c);
   ev_cleanup_start(loop, &c.c);
   ev_loop_destroy(loop);
-  log_print("A prio -2 (stops itself), B prio 2, C stops a timer");
+  test_evlog_print("A prio -2 (stops itself), B prio 2, C stops a timer");
   TRACE("  after destroy: A active=%d B active=%d timer active=%d", ev_is_active(&a.c) ? 1 : 0,
         ev_is_active(&b.c) ? 1 : 0, ev_is_active(&t) ? 1 : 0);
 
@@ -149,14 +116,14 @@ static void s_cleanup(void)
   ev_timer_start(loop, &t);
   ev_feed_event(loop, &t, EV_CUSTOM);
   ev_loop_destroy(loop);
-  log_print("fed timer + cleanup at destroy");
+  test_evlog_print("fed timer + cleanup at destroy");
   /* ... but not without them */
   loop = test_new_loop(0);
   ev_timer_init(&t, timer_log_cb, 100., 0.);
   ev_timer_start(loop, &t);
   ev_feed_event(loop, &t, EV_CUSTOM);
   ev_loop_destroy(loop);
-  log_print("fed timer, no cleanup watcher, at destroy");
+  test_evlog_print("fed timer, no cleanup watcher, at destroy");
 
   /* a stopped cleanup watcher does not run */
   loop = test_new_loop(0);
@@ -164,7 +131,7 @@ static void s_cleanup(void)
   ev_cleanup_start(loop, &a.c);
   ev_cleanup_stop(loop, &a.c);
   ev_loop_destroy(loop);
-  log_print("stopped cleanup watcher at destroy");
+  test_evlog_print("stopped cleanup watcher at destroy");
 }
 
 /* ---- 2. default loop destroy / recreate ---------------------------------------------------------- */
@@ -189,7 +156,7 @@ static void reap_check(struct ev_loop *loop, int code)
   ev_child_init(&w, child_cb, pid, 0);
   ev_child_start(loop, &w);
   child_calls = 0;
-  for (i = 0; i < 200 && !child_calls; i++) step(loop, 0.05);
+  for (i = 0; i < 200 && !child_calls; i++) test_step(loop, 0.05);
   ev_child_stop(loop, &w);
   TRACE("  child watcher: calls=%d exit=%d", child_calls,
         WIFEXITED(child_status) ? WEXITSTATUS(child_status) : -1);
@@ -212,7 +179,7 @@ static void s_default(void)
   ncleanup_init(&a, "A");
   ev_cleanup_start(loop, &a.c);
   ev_loop_destroy(loop);
-  log_print("destroy default");
+  test_evlog_print("destroy default");
   TRACE("  destroyed: EV_DEFAULT_UC is NULL=%d is_default(old)=%d SIGCHLD=%s",
         EV_DEFAULT_UC == NULL, ev_is_default_loop(loop), disposition(SIGCHLD));
   loop = test_default_loop();
@@ -371,7 +338,7 @@ static void s_orphans(void)
   ev_io_init(&w.io, count_io, p[0], EV_READ);
   ev_io_start(other, &w.io);
   CHECK_EQ_INT(write(p[1], "x", 1), 1);
-  step(other, 2.0);
+  test_step(other, 2.0);
   TRACE("  re-initialised io watcher on another loop fired: %d", io_fired);
   ev_io_stop(other, &w.io);
   ev_loop_destroy(other);

@@ -1,7 +1,8 @@
 /* evring-test: mode=self timeout=20 */
 /* evring-only (mode=self): ev_io_stop + close() of a watched fd, done in the callback of
  * ANOTHER watcher (so the stopped watcher is still armed in the kernel), really closes the
- * file before the next loop iteration, on every backend.
+ * file before the next loop iteration, on every backend. Part 3 (tracker issue 7 §2) does the
+ * listener's own stop, close, bind, listen, start 1,000 times from its accept callback.
  *
  * pgagroal's SIGHUP reload (pgagroal.md §1.3: reload_cb, a signal callback, stops every
  * listener watcher, closes the sockets and binds the same addresses again) and its pooled
@@ -88,6 +89,59 @@ static void reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
   connect_client();
 }
 
+/* 3. 1,000 rebinds: accept the client, then stop, close, bind the same address again,
+ * listen, start, and connect the next client. Even rounds do it in the listener's own
+ * callback; odd rounds one iteration later in a timer callback, while the listener is armed
+ * in the kernel again (the hard case for io_uring polls). A file that stayed open after
+ * close() makes bind() fail with EADDRINUSE (nothing else listens there). */
+#define REBINDS 1000
+static int rebinds, rebind_bind_failures;
+static ev_io rw;
+static ev_timer rebind_later;
+
+static void rebind(struct ev_loop *loop)
+{
+  int fd;
+  ev_io_stop(loop, &rw);
+  close(rw.fd);
+  fd = listen_on(0);
+  if (fd < 0) {
+    rebind_bind_failures++;
+    ev_break(loop, EVBREAK_ALL);
+    return;
+  }
+  ev_io_set(&rw, fd, EV_READ);
+  ev_io_start(loop, &rw);
+  connect_client();
+}
+
+static void rebind_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+  (void)w; (void)revents;
+  rebind(loop);
+}
+
+static void rebind_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+  int c;
+  CHECK(revents == EV_READ);
+  c = accept(w->fd, NULL, NULL);
+  CHECK(c >= 0);
+  close(c);
+  close(client);
+  client = -1;
+  if (++rebinds == REBINDS) {
+    ev_break(loop, EVBREAK_ALL);
+    return;
+  }
+  if (rebinds % 2 == 0) {
+    rebind(loop);
+  } else {
+    ev_timer_set(&rebind_later, 0.001, 0.);
+    ev_timer_start(loop, &rebind_later);
+  }
+}
+
 static int guard_fired;
 static void guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -163,6 +217,22 @@ int main(void)
   ev_io_stop(loop, &lw);
   ev_signal_stop(loop, &hup);
   close(lw.fd);
+
+  /* 3. 1,000 rebinds from the listener's own callback */
+  ev_io_init(&rw, rebind_cb, listen_on(0), EV_READ);
+  ev_io_start(loop, &rw);
+  ev_timer_init(&rebind_later, rebind_timer_cb, 0.001, 0.);
+  connect_client();
+  ev_timer_set(&guard, 10., 0.);
+  ev_timer_start(loop, &guard);
+  ev_run(loop, 0);
+  ev_timer_stop(loop, &guard);
+  TRACE("  %d x stop+close+bind+listen+start from the accept and a timer callback: accepts=%d bind failures=%d guard=%d",
+        REBINDS, rebinds, rebind_bind_failures, guard_fired);
+  CHECK_EQ_INT(rebind_bind_failures, 0);
+  CHECK_EQ_INT(rebinds, REBINDS);
+  ev_io_stop(loop, &rw);
+  close(rw.fd);
   TRACE("done");
   return 0;
 }

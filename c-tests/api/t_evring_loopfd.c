@@ -1,7 +1,10 @@
 /* evring-test: mode=self backends=4 timeout=30 */
 /* evring-only (tracker issue 7, part 1): the loop's own fds live at high numbers, and a loop
  * whose epoll fd is closed by the application — or whose number now names another file —
- * rebuilds its epoll set and keeps delivering io, timer, signal and async events.
+ * rebuilds its epoll set and keeps delivering io, timer, signal and async events. evring
+ * keeps each of its kernel objects at several numbers (see src/core/loopfds.rs); this test
+ * clobbers all numbers of the epoll instance at once (t_evring_loopfd_all does one at a
+ * time, for every loop fd and backend).
  * Debian's libev aborts here ("(libev) epoll_wait: Bad file descriptor"), so this test runs
  * against evring only. */
 #include "test.h"
@@ -74,7 +77,7 @@ static void *sender(void *arg)
 
 int main(void)
 {
-  int epfds[8], n, junk[2];
+  int epfds[8], n, junk[2], i;
   ev_io io;
   ev_timer t;
   ev_signal sig;
@@ -95,16 +98,17 @@ int main(void)
   ev_run(loop, EVRUN_NOWAIT);
 
   n = find_fds("anon_inode:[eventpoll]", epfds, 8);
-  CHECK_EQ_INT(n, 1);
-  TRACE("epoll fd is above the low fd range: %s", epfds[0] >= 64 ? "yes" : "no");
+  CHECK(n >= 1);
+  for (i = 0; i < n; i++) CHECK(epfds[i] >= 64);
+  TRACE("epoll fd is above the low fd range: %s", "yes");
   {
     int efds[8], m = find_fds("anon_inode:[eventfd]", efds, 8);
     CHECK(m >= 1);
     TRACE("wakeup eventfd is above the low fd range: %s", efds[0] >= 64 ? "yes" : "no");
   }
 
-  /* 1: the application closes the loop's epoll fd. */
-  close(epfds[0]);
+  /* 1: the application closes the loop's epoll fd (every number of it). */
+  for (i = 0; i < n; i++) CHECK(close(epfds[i]) == 0);
   while (got_io < 3) ev_run(loop, EVRUN_ONCE);
   raise(SIGUSR1);
   ev_run(loop, EVRUN_NOWAIT);
@@ -112,20 +116,23 @@ int main(void)
 
   /* 2: ... and then another file takes its number. */
   n = find_fds("anon_inode:[eventpoll]", epfds, 8);
-  CHECK_EQ_INT(n, 1);
+  CHECK(n >= 1);
   CHECK(pipe(junk) == 0);
-  CHECK(dup2(junk[0], epfds[0]) == epfds[0]);
+  for (i = 0; i < n; i++) CHECK(dup2(junk[0], epfds[i]) == epfds[i]);
   raise(SIGUSR1);
   CHECK(pthread_create(&th, NULL, sender, NULL) == 0);
   ev_run(loop, 0);
   pthread_join(th, NULL);
   TRACE("after the number was reused: io %s, signals %d, async %s", got_io >= 6 ? "ok" : "lost", got_signal, got_async >= 1 ? "ok" : "lost");
   {
-    /* The number now held by the application's pipe was not closed by the loop. */
-    TRACE("application's file at the old number still open: %s", fcntl(epfds[0], F_GETFD) >= 0 ? "yes" : "no");
+    /* The numbers now held by the application's pipe were not closed by the loop. */
+    int open_ = 1;
+    for (i = 0; i < n; i++) open_ &= fcntl(epfds[i], F_GETFD) >= 0;
+    TRACE("application's file at the old number still open: %s", open_ ? "yes" : "no");
   }
   CHECK(got_signal == 2);
   ev_loop_destroy(loop);
+  for (i = 0; i < n; i++) CHECK(fcntl(epfds[i], F_GETFD) >= 0);   /* not closed by destroy */
   TRACE("done");
   return 0;
 }

@@ -17,29 +17,6 @@
 #include <time.h>
 #include <ctype.h>
 
-static int guard_fired;
-static void guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-  (void)loop; (void)w; (void)revents;
-  guard_fired = 1;
-}
-
-static void step(struct ev_loop *loop, double secs)
-{
-  ev_timer g;
-  ev_timer_init(&g, guard_cb, secs, 0.);
-  guard_fired = 0;
-  ev_timer_start(loop, &g);
-  ev_run(loop, EVRUN_ONCE);
-  ev_timer_stop(loop, &g);
-}
-
-static void sleep_ms(int ms)
-{
-  struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) { }
-}
-
 static void set_nonblock(int fd)
 {
   int fl = fcntl(fd, F_GETFL);
@@ -49,20 +26,10 @@ static void set_nonblock(int fd)
 
 static const char *who = "parent";
 
-static char logbuf[1024];
-
-static void log_add(const char *s)
-{
-  size_t len = strlen(logbuf);
-  CHECK(len + strlen(s) + 2 < sizeof logbuf);
-  logbuf[len] = ' ';
-  strcpy(logbuf + len + 1, s);
-}
-
 static void log_print(const char *label)
 {
-  TRACE("  [%s] %s:%s", who, label, logbuf[0] ? logbuf : " (none)");
-  logbuf[0] = 0;
+  TRACE("  [%s] %s:%s", who, label, test_evlog_text());
+  test_evlog_clear();
 }
 
 /* wait for a child with a bounded blocking waitpid (the loop is not running meanwhile, so
@@ -74,7 +41,7 @@ static int wait_child(pid_t pid)
     pid_t r = waitpid(pid, &st, WNOHANG);
     if (r == pid) return st;
     CHECK(r == 0);
-    sleep_ms(10);
+    test_sleep_ms(10);
   }
   kill(pid, SIGKILL);
   waitpid(pid, &st, 0);
@@ -103,7 +70,7 @@ static void nfork_cb(struct ev_loop *loop, ev_fork *w, int revents)
   char buf[64];
   snprintf(buf, sizeof buf, "%s(0x%x,depth=%u)", ((nfork *)w)->name, (unsigned)revents,
            ev_depth(loop));
-  log_add(buf);
+  test_evlog_add(buf);
 }
 
 /* ---- 1. fork watchers, no real fork ------------------------------------------------------------ */
@@ -155,39 +122,39 @@ static void f2_io_cb(struct ev_loop *loop, ev_io *w, int revents)
   (void)loop;
   buf[n > 0 ? n : 0] = 0;
   snprintf(line, sizeof line, "io(0x%x,'%s')", (unsigned)revents, buf);
-  log_add(line);
+  test_evlog_add(line);
 }
 
 static void f2_sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
   (void)loop; (void)w;
-  log_add(revents == EV_SIGNAL ? "signal" : "signal?");
+  test_evlog_add(revents == EV_SIGNAL ? "signal" : "signal?");
 }
 
 static void f2_async_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
   (void)loop; (void)w;
-  log_add(revents == EV_ASYNC ? "async" : "async?");
+  test_evlog_add(revents == EV_ASYNC ? "async" : "async?");
 }
 
 static void f2_prep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
   (void)loop; (void)w; (void)revents;
-  if (f2_prepares++ == 0) log_add("first-prepare");
+  if (f2_prepares++ == 0) test_evlog_add("first-prepare");
 }
 
 static void f2_events(struct ev_loop *loop, const char *msg)
 {
   raise(SIGUSR1);
-  step(loop, 2.0);
+  test_step(loop, 2.0);
   log_print("raise(SIGUSR1)");
   ev_async_send(loop, &f2_async);
-  step(loop, 2.0);
+  test_step(loop, 2.0);
   log_print("ev_async_send");
   CHECK_EQ_INT(write(f2_pipe[1], msg, strlen(msg)), (long long)strlen(msg));
-  step(loop, 2.0);
+  test_step(loop, 2.0);
   log_print("pipe written");
-  step(loop, 0.05);
+  test_step(loop, 0.05);
   log_print("nothing more");
 }
 
@@ -275,22 +242,22 @@ static void s_forkcheck(void)
   if (pid == 0) {
     who = "child";
     ev_async_send(loop, &f2_async);
-    step(loop, 2.0);
+    test_step(loop, 2.0);
     log_print("first iteration (async sent before)");
     CHECK_EQ_INT(write(f2_pipe[1], "kid", 3), 3);
-    step(loop, 2.0);
+    test_step(loop, 2.0);
     log_print("pipe written");
     ev_async_send(loop, &f2_async);
-    step(loop, 2.0);
+    test_step(loop, 2.0);
     log_print("async");
     exit(0);
   }
   TRACE("  [parent] child %s", status_str(wait_child(pid)));
   CHECK_EQ_INT(write(f2_pipe[1], "dad", 3), 3);
-  step(loop, 2.0);
+  test_step(loop, 2.0);
   log_print("pipe written");
   ev_async_send(loop, &f2_async);
-  step(loop, 2.0);
+  test_step(loop, 2.0);
   log_print("async");
   ev_io_stop(loop, &f2_io);
   ev_async_stop(loop, &f2_async);
@@ -362,12 +329,12 @@ static void p_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
   CHECK(pid >= 0);
   if (pid == 0) {
     /* pgagroal: shutdown_ports() without ev_loop_fork, then exit() (not _exit) */
-    if (p_round % 2) sleep_ms(3);
+    if (p_round % 2) test_sleep_ms(3);
     ev_io_stop(loop, &p_l1);
     ev_io_stop(loop, &p_l2);
     close(p_sock1[0]);
     close(p_sock2[0]);
-    if (p_round % 3 == 0) sleep_ms(2);
+    if (p_round % 3 == 0) test_sleep_ms(2);
     exit(0);
   }
   ev_child_set(&p_child, pid, 0);
@@ -400,23 +367,23 @@ static void s_pgagroal_children(struct ev_loop *loop)
   ev_io_start(loop, &p_l2);
   ev_init(&p_tick, p_tick_cb);
   ev_child_init(&p_child, p_child_cb, 0, 0);
-  ev_timer_init(&guard, guard_cb, 60., 0.);
+  ev_timer_init(&guard, test_guard_cb, 60., 0.);
   ev_timer_start(loop, &guard);
   ev_unref(loop);
-  guard_fired = 0;
+  test_guard_fired = 0;
   p_round = 0;
   p_next_round(loop);
   ev_run(loop, 0);
   ev_ref(loop);
   ev_timer_stop(loop, &guard);
   TRACE("  rounds=%d l1-events=%d l2-events=%d spurious=%d children=%d bad-exit=%d guard=%d",
-        p_round - 1, p_l1_events, p_l2_events, p_spurious, p_children, p_bad_status, guard_fired);
-  step(loop, 0.05);
+        p_round - 1, p_l1_events, p_l2_events, p_spurious, p_children, p_bad_status, test_guard_fired);
+  test_step(loop, 0.05);
   TRACE("  afterwards: l1-events=%d l2-events=%d spurious=%d", p_l1_events, p_l2_events,
         p_spurious);
   /* the watchers still work normally */
   CHECK_EQ_INT(write(p_sock1[1], "1", 1), 1);
-  step(loop, 2.0);
+  test_step(loop, 2.0);
   TRACE("  one more event: l1-events=%d spurious=%d", p_l1_events, p_spurious);
   CHECK_EQ_INT(p_l1_events, P_ROUNDS + 1);
   CHECK_EQ_INT(p_l2_events, P_ROUNDS);
@@ -563,15 +530,15 @@ static void s_worker(struct ev_loop *loop)
   ev_io_init(&w_accept_io, w_accept_cb, w_accept_sock[0], EV_READ);
   ev_io_start(loop, &w_accept_io);
   ev_child_init(&w_child, w_child_cb, 0, 0);
-  ev_timer_init(&guard, guard_cb, 60., 0.);
+  ev_timer_init(&guard, test_guard_cb, 60., 0.);
   ev_timer_start(loop, &guard);
   ev_unref(loop);
-  guard_fired = 0;
+  test_guard_fired = 0;
   CHECK_EQ_INT(write(w_accept_sock[1], "c", 1), 1);
-  while (!w_done && !guard_fired) ev_run(loop, 0);
+  while (!w_done && !test_guard_fired) ev_run(loop, 0);
   ev_ref(loop);
   ev_timer_stop(loop, &guard);
-  TRACE("  [parent] rounds=%d guard=%d", w_round, guard_fired);
+  TRACE("  [parent] rounds=%d guard=%d", w_round, test_guard_fired);
   ev_io_stop(loop, &w_accept_io);
   close(w_accept_sock[0]);
   close(w_accept_sock[1]);

@@ -25,29 +25,11 @@ static const char *sig_name(int sig)
   }
 }
 
-static int guard_fired;
-static void guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-  (void)loop; (void)w; (void)revents;
-  guard_fired = 1;
-}
-
-/* one iteration that blocks at most `secs` */
-static void step(struct ev_loop *loop, double secs)
-{
-  ev_timer g;
-  ev_timer_init(&g, guard_cb, secs, 0.);
-  guard_fired = 0;
-  ev_timer_start(loop, &g);
-  ev_run(loop, EVRUN_ONCE);
-  ev_timer_stop(loop, &g);
-}
-
 /* iterate until *flag becomes non-zero (bounded) */
 static void wait_flag(struct ev_loop *loop, volatile int *flag)
 {
   int i;
-  for (i = 0; i < 200 && !*flag; i++) step(loop, 0.05);
+  for (i = 0; i < 200 && !*flag; i++) test_step(loop, 0.05);
   CHECK(*flag);
 }
 
@@ -84,22 +66,6 @@ static void show_disposition(const char *label, int sig)
 
 /* ---- an event log ------------------------------------------------------------------------------ */
 
-static char logbuf[1024];
-
-static void log_add(const char *s)
-{
-  size_t len = strlen(logbuf);
-  CHECK(len + strlen(s) + 2 < sizeof logbuf);
-  logbuf[len] = ' ';
-  strcpy(logbuf + len + 1, s);
-}
-
-static void log_print(const char *label)
-{
-  TRACE("  %s:%s", label, logbuf[0] ? logbuf : " (none)");
-  logbuf[0] = 0;
-}
-
 typedef struct {
   ev_signal sig;
   const char *name;
@@ -113,7 +79,7 @@ static void nsig_cb(struct ev_loop *loop, ev_signal *w, int revents)
   (void)loop;
   n->calls++;
   snprintf(buf, sizeof buf, "%s(%s,0x%x)", n->name, sig_name(w->signum), (unsigned)revents);
-  log_add(buf);
+  test_evlog_add(buf);
 }
 
 static void nsig_init(nsig *n, const char *name, int sig)
@@ -143,13 +109,13 @@ static void s_default(struct ev_loop *loop)
   TRACE("  watcher: active=%d signum field=%s", ev_is_active(&a.sig) ? 1 : 0,
         sig_name(a.sig.signum));
   raise(SIGUSR1);
-  step(loop, 2.0);
-  log_print("raise(SIGUSR1)");
+  test_step(loop, 2.0);
+  test_evlog_print("raise(SIGUSR1)");
   kill(getpid(), SIGUSR1);
-  step(loop, 2.0);
-  log_print("kill(getpid(), SIGUSR1)");
-  step(loop, 0.02);
-  log_print("nothing more");
+  test_step(loop, 2.0);
+  test_evlog_print("kill(getpid(), SIGUSR1)");
+  test_step(loop, 0.02);
+  test_evlog_print("nothing more");
   TRACE("  ev_run(NOWAIT) with the signal watcher -> %d", ev_run(loop, EVRUN_NOWAIT));
   ev_signal_stop(loop, &a.sig);
   show_disposition("after stop", SIGUSR1);
@@ -162,8 +128,8 @@ static void s_default(struct ev_loop *loop)
   ev_signal_stop(loop, &a.sig);
   show_disposition("one of two stopped", SIGUSR1);
   raise(SIGUSR1);
-  step(loop, 2.0);
-  log_print("raise with B left");
+  test_step(loop, 2.0);
+  test_evlog_print("raise with B left");
   ev_signal_stop(loop, &b.sig);
   show_disposition("both stopped", SIGUSR1);
 
@@ -230,13 +196,13 @@ static void s_nondefault(struct ev_loop *dloop)
   nsig_init(&d, "D", SIGQUIT);
   ev_signal_start(dloop, &d.sig);
   raise(SIGQUIT);
-  step(dloop, 2.0);
-  log_print("SIGQUIT on the default loop");
+  test_step(dloop, 2.0);
+  test_evlog_print("SIGQUIT on the default loop");
   ev_signal_stop(dloop, &d.sig);
   ev_signal_start(loop, &d.sig);
   raise(SIGQUIT);
-  step(loop, 2.0);
-  log_print("SIGQUIT back on the new loop");
+  test_step(loop, 2.0);
+  test_evlog_print("SIGQUIT back on the new loop");
   ev_signal_stop(loop, &d.sig);
   ev_loop_destroy(loop);
 }
@@ -256,13 +222,13 @@ static void s_order(struct ev_loop *loop)
   ev_signal_start(loop, &b.sig);
   ev_signal_start(loop, &c.sig);
   raise(SIGUSR1);
-  step(loop, 2.0);
-  log_print("A,B,C on USR1");
+  test_step(loop, 2.0);
+  test_evlog_print("A,B,C on USR1");
   ev_signal_stop(loop, &a.sig);
   ev_signal_start(loop, &a.sig);
   raise(SIGUSR1);
-  step(loop, 2.0);
-  log_print("A restarted");
+  test_step(loop, 2.0);
+  test_evlog_print("A restarted");
   ev_signal_stop(loop, &c.sig);
   ev_set_priority(&c.sig, 2);
   ev_signal_start(loop, &c.sig);
@@ -270,13 +236,13 @@ static void s_order(struct ev_loop *loop)
   ev_set_priority(&b.sig, -2);
   ev_signal_start(loop, &b.sig);
   raise(SIGUSR1);
-  step(loop, 2.0);
-  log_print("C prio 2, B prio -2");
+  test_step(loop, 2.0);
+  test_evlog_print("C prio 2, B prio -2");
   for (i = 0; i < 5; i++) raise(SIGUSR1);
-  step(loop, 2.0);
-  log_print("5 raises before one iteration");
-  step(loop, 0.02);
-  log_print("next iteration");
+  test_step(loop, 2.0);
+  test_evlog_print("5 raises before one iteration");
+  test_step(loop, 0.02);
+  test_evlog_print("next iteration");
   ev_signal_stop(loop, &a.sig);
   ev_signal_stop(loop, &b.sig);
   ev_signal_stop(loop, &c.sig);
@@ -293,20 +259,20 @@ static void s_order(struct ev_loop *loop)
   raise(SIGTERM);
   raise(SIGHUP);
   raise(SIGUSR1);
-  step(loop, 2.0);
-  log_print("raised USR2,TERM,HUP,USR1");
+  test_step(loop, 2.0);
+  test_evlog_print("raised USR2,TERM,HUP,USR1");
   kill(getpid(), SIGTERM);
   kill(getpid(), SIGUSR1);
-  step(loop, 2.0);
-  log_print("kill TERM,USR1");
+  test_step(loop, 2.0);
+  test_evlog_print("kill TERM,USR1");
   ev_signal_stop(loop, &t.sig);
   ev_set_priority(&t.sig, 1);
   ev_signal_start(loop, &t.sig);
   raise(SIGUSR2);
   raise(SIGTERM);
   raise(SIGHUP);
-  step(loop, 2.0);
-  log_print("T at prio 1; raised USR2,TERM,HUP");
+  test_step(loop, 2.0);
+  test_evlog_print("T at prio 1; raised USR2,TERM,HUP");
   ev_signal_stop(loop, &h.sig);
   ev_signal_stop(loop, &u1.sig);
   ev_signal_stop(loop, &u2.sig);
@@ -348,8 +314,8 @@ static void s_restart(struct ev_loop *loop)
   CHECK(pthread_join(th, NULL) == 0);
   TRACE("  read returned %d char='%c' EINTR=%d", (int)n, n == 1 ? c : '-', n < 0 && err == EINTR);
   TRACE("  callback before the loop ran: calls=%d", a.calls);
-  step(loop, 2.0);
-  log_print("next iteration");
+  test_step(loop, 2.0);
+  test_evlog_print("next iteration");
   ev_signal_stop(loop, &a.sig);
   close(restart_pipe[0]);
   close(restart_pipe[1]);
@@ -369,22 +335,22 @@ static void s_feed(struct ev_loop *loop)
   ev_signal_start(loop, &b.sig);
   ev_feed_signal(SIGUSR1);
   TRACE("  after ev_feed_signal: A pending=%d", ev_is_pending(&a.sig) ? 1 : 0);
-  step(loop, 2.0);
-  log_print("ev_feed_signal(USR1)");
+  test_step(loop, 2.0);
+  test_evlog_print("ev_feed_signal(USR1)");
   ev_feed_signal(SIGWINCH);   /* not bound to any loop: no-op */
-  step(loop, 0.02);
-  log_print("ev_feed_signal(WINCH) unbound");
+  test_step(loop, 0.02);
+  test_evlog_print("ev_feed_signal(WINCH) unbound");
   ev_feed_signal_event(loop, SIGUSR1);
   TRACE("  after ev_feed_signal_event: A pending=%d B pending=%d pending_count=%u",
         ev_is_pending(&a.sig) ? 1 : 0, ev_is_pending(&b.sig) ? 1 : 0, ev_pending_count(loop));
   ev_run(loop, EVRUN_NOWAIT);
-  log_print("ev_feed_signal_event(USR1)");
+  test_evlog_print("ev_feed_signal_event(USR1)");
   ev_feed_signal_event(other, SIGUSR1);   /* foreign loop: no-op */
   TRACE("  ev_feed_signal_event on a loop not owning USR1: A pending=%d other pending_count=%u",
         ev_is_pending(&a.sig) ? 1 : 0, ev_pending_count(other));
   ev_run(other, EVRUN_NOWAIT);
   ev_run(loop, EVRUN_NOWAIT);
-  log_print("after");
+  test_evlog_print("after");
   ev_feed_signal_event(loop, SIGWINCH);   /* no watcher: no-op */
   ev_feed_signal_event(loop, 0);          /* out of range: no-op */
   ev_feed_signal_event(loop, 200);
@@ -392,18 +358,18 @@ static void s_feed(struct ev_loop *loop)
   /* a raised signal and a synchronous feed before the loop runs coalesce */
   raise(SIGUSR1);
   ev_feed_signal_event(loop, SIGUSR1);
-  step(loop, 2.0);
-  log_print("raise + ev_feed_signal_event");
-  step(loop, 0.02);
-  log_print("next iteration");
+  test_step(loop, 2.0);
+  test_evlog_print("raise + ev_feed_signal_event");
+  test_step(loop, 0.02);
+  test_evlog_print("next iteration");
   /* a signal of another loop */
   nsig_init(&o, "O", SIGUSR2);
   ev_signal_start(other, &o.sig);
   ev_feed_signal(SIGUSR2);
-  step(loop, 0.02);
-  log_print("USR2 (owned by the other loop) fed, default loop iterated");
-  step(other, 2.0);
-  log_print("other loop iterated");
+  test_step(loop, 0.02);
+  test_evlog_print("USR2 (owned by the other loop) fed, default loop iterated");
+  test_step(other, 2.0);
+  test_evlog_print("other loop iterated");
   ev_signal_stop(other, &o.sig);
   ev_signal_stop(loop, &a.sig);
   ev_signal_stop(loop, &b.sig);
@@ -442,13 +408,13 @@ static void s_cbstop(struct ev_loop *loop)
   ev_signal_start(loop, &cs_a.sig);
   ev_signal_start(loop, &cs_b.sig);
   ev_signal_start(loop, &cs_c.sig);
-  cs_mode = 1; raise(SIGUSR2); step(loop, 2.0); log_print("A stops B");
+  cs_mode = 1; raise(SIGUSR2); test_step(loop, 2.0); test_evlog_print("A stops B");
   TRACE("  B active=%d pending=%d", ev_is_active(&cs_b.sig) ? 1 : 0, ev_is_pending(&cs_b.sig) ? 1 : 0);
-  cs_mode = 2; raise(SIGUSR2); step(loop, 2.0); log_print("A restarts itself");
-  cs_mode = 0; raise(SIGUSR2); step(loop, 2.0); log_print("again");
-  cs_mode = 3; raise(SIGUSR2); step(loop, 2.0); log_print("A stops itself");
+  cs_mode = 2; raise(SIGUSR2); test_step(loop, 2.0); test_evlog_print("A restarts itself");
+  cs_mode = 0; raise(SIGUSR2); test_step(loop, 2.0); test_evlog_print("again");
+  cs_mode = 3; raise(SIGUSR2); test_step(loop, 2.0); test_evlog_print("A stops itself");
   show_disposition("C still watching", SIGUSR2);
-  cs_mode = 0; raise(SIGUSR2); step(loop, 2.0); log_print("again");
+  cs_mode = 0; raise(SIGUSR2); test_step(loop, 2.0); test_evlog_print("again");
   ev_signal_stop(loop, &cs_c.sig);
   show_disposition("all stopped", SIGUSR2);
 }
@@ -497,7 +463,7 @@ static void s_threads(struct ev_loop *loop)
   CHECK(pthread_create(&th, NULL, blocked_thread, NULL) == 0);
   kill(getpid(), SIGUSR2);
   wait_flag(loop, calls);
-  log_print("other thread blocks all, kill(getpid)");
+  test_evlog_print("other thread blocks all, kill(getpid)");
   CHECK_EQ_INT(write(thr_pipe[1], "x", 1), 1);
   CHECK(pthread_join(th, NULL) == 0);
 
@@ -513,7 +479,7 @@ static void s_threads(struct ev_loop *loop)
   }
   kill(getpid(), SIGUSR2);
   wait_flag(loop, calls);
-  log_print("loop thread blocks USR2, handled on another thread");
+  test_evlog_print("loop thread blocks USR2, handled on another thread");
   TRACE("  loop thread still blocks USR2: %d", blocked(SIGUSR2));
   CHECK_EQ_INT(write(thr_pipe[1], "x", 1), 1);
   CHECK(pthread_join(th, NULL) == 0);
@@ -521,11 +487,11 @@ static void s_threads(struct ev_loop *loop)
   /* blocked everywhere: nothing until the loop thread unblocks it */
   a.calls = 0;
   kill(getpid(), SIGUSR2);
-  step(loop, 0.05);
-  log_print("blocked in the only thread");
+  test_step(loop, 0.05);
+  test_evlog_print("blocked in the only thread");
   CHECK(pthread_sigmask(SIG_UNBLOCK, &s, NULL) == 0);   /* handler runs right here */
-  step(loop, 2.0);
-  log_print("after unblocking");
+  test_step(loop, 2.0);
+  test_evlog_print("after unblocking");
   ev_signal_stop(loop, &a.sig);
   close(thr_pipe[0]);
   close(thr_pipe[1]);
@@ -558,8 +524,8 @@ static void s_nosigmask(void)
         "HUP (NOSIGMASK, env may replace flags) blocked=%d",
         blocked(SIGUSR1), blocked(SIGUSR2), blocked(SIGHUP));
   raise(SIGUSR2);
-  step(b, 2.0);
-  log_print("USR2 raised, loop b");
+  test_step(b, 2.0);
+  test_evlog_print("USR2 raised, loop b");
   ev_signal_stop(a, &w1.sig);
   ev_signal_stop(b, &w2.sig);
   ev_signal_stop(c, &w3.sig);

@@ -131,4 +131,74 @@ static inline void test_log_add(test_log *l, const char *fmt, ...)
   l->len += (size_t)n;
 }
 
+/* ---- helpers of the step-wise tests (one bounded iteration at a time, an event log) ---------- */
+
+/* Set by test_guard_cb; test_step clears it. (A function-local static, so that tests that do not
+ * use it get no unused-variable warning.) */
+static inline int *test_guard_fired_ptr_(void)
+{
+  static int fired;
+  return &fired;
+}
+#define test_guard_fired (*test_guard_fired_ptr_())
+
+/* Callback of a guard timer: records that the guard fired (EVRUN_ONCE then returns). */
+static inline void test_guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+  (void)loop; (void)w; (void)revents;
+  test_guard_fired = 1;
+}
+
+/* One iteration (EVRUN_ONCE) that blocks at most `secs`: a guard timer bounds the wait. */
+static inline void test_step(struct ev_loop *loop, double secs)
+{
+  ev_timer g;
+  ev_timer_init(&g, test_guard_cb, secs, 0.);
+  test_guard_fired = 0;
+  ev_timer_start(loop, &g);
+  ev_run(loop, EVRUN_ONCE);
+  ev_timer_stop(loop, &g);
+}
+
+/* Sleep `ms` milliseconds, resuming after signals. */
+static inline void test_sleep_ms(int ms)
+{
+  struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) { }
+}
+
+/* A word log of the events of one step, printed as "  label: word word" (" (none)" if empty).
+ * Overflow is a test bug and fails the test. */
+static inline char *test_evlog_buf_(void)
+{
+  static char buf[1024];
+  return buf;
+}
+
+static inline void test_evlog_add(const char *s)
+{
+  char *buf = test_evlog_buf_();
+  size_t len = strlen(buf);
+  CHECK(len + strlen(s) + 2 < 1024);
+  buf[len] = ' ';
+  strcpy(buf + len + 1, s);
+}
+
+/* The logged words (each preceded by a blank), or " (none)"; test_evlog_clear empties it. */
+static inline const char *test_evlog_text(void)
+{
+  return test_evlog_buf_()[0] ? test_evlog_buf_() : " (none)";
+}
+
+static inline void test_evlog_clear(void)
+{
+  test_evlog_buf_()[0] = 0;
+}
+
+static inline void test_evlog_print(const char *label)
+{
+  TRACE("  %s:%s", label, test_evlog_text());
+  test_evlog_clear();
+}
+
 #endif

@@ -15,6 +15,7 @@
 //!   is already right); EBADF and other errors stop the fd's watchers with `EV_ERROR`.
 
 use super::{Anfd, PollOut};
+use crate::core::loopfds::Members;
 use crate::ffi::abi::{EV_READ, EV_WRITE};
 use crate::sys;
 use core::ffi::c_int;
@@ -90,18 +91,23 @@ pub(super) fn recover(
 }
 
 pub struct Epoll {
+    /// The first of `m`'s numbers: the one waited on.
     fd: c_int,
-    /// Our fd number no longer names our epoll instance (the application closed it, maybe
-    /// reused the number): never close that number, just build a new instance.
-    fd_lost: bool,
+    /// The instance's numbers (see `core::loopfds`). If the application closes the waited-on
+    /// number or puts another file there, `epoll_wait` fails (EBADF/EINVAL) and a new
+    /// instance is built; only numbers that still hold our instance are ever closed.
+    m: Members,
     events: Vec<libc::epoll_event>,
     eperms: Vec<c_int>,
 }
 
-fn create() -> c_int {
+fn create() -> Option<Members> {
     // SAFETY: no pointers involved.
     let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    sys::protect_fd(fd)
+    if fd < 0 {
+        return None;
+    }
+    Members::new(fd)
 }
 
 impl Epoll {
@@ -110,13 +116,10 @@ impl Epoll {
     }
 
     pub fn new() -> Option<Epoll> {
-        let fd = create();
-        if fd < 0 {
-            return None;
-        }
+        let m = create()?;
         Some(Epoll {
-            fd,
-            fd_lost: false,
+            fd: m.fds[0],
+            m,
             events: Vec::with_capacity(64),
             eperms: Vec::new(),
         })
@@ -130,13 +133,11 @@ impl Epoll {
     /// was changed by someone else). Only this process's descriptor is closed: a parent
     /// sharing the old instance keeps it untouched.
     pub fn recreate(&mut self) {
-        if !self.fd_lost {
-            sys::close(self.fd);
-        }
-        self.fd_lost = false;
+        self.m.release();
         loop {
-            self.fd = create();
-            if self.fd >= 0 {
+            if let Some(m) = create() {
+                self.m = m;
+                self.fd = m.fds[0];
                 break;
             }
             crate::ffi::globals::syserr(c"(libev) epoll_create");
@@ -167,6 +168,12 @@ impl Epoll {
             return;
         }
         let err = sys::errno();
+        if (err == libc::EBADF || err == libc::EINVAL) && !self.m.intact() {
+            // Our own epoll fd is gone, not the application's fd: rebuild the set (which
+            // re-registers every fd) instead of failing the fd's watchers.
+            out.rebuild = true;
+            return;
+        }
         if let Recovery::Kill = recover(
             self.fd,
             anfds,
@@ -202,10 +209,7 @@ impl Epoll {
                 // another kind of file (EINVAL): build a new instance and re-register
                 // every fd at the next iteration. Nothing was lost: readiness is level-
                 // triggered and will be reported by the new instance.
-                libc::EBADF | libc::EINVAL => {
-                    self.fd_lost = true;
-                    out.rebuild = true;
-                }
+                libc::EBADF | libc::EINVAL => out.rebuild = true,
                 _ => crate::ffi::globals::syserr(c"(libev) epoll_wait"),
             }
             return;
@@ -266,9 +270,7 @@ impl Epoll {
 
 impl Drop for Epoll {
     fn drop(&mut self) {
-        if !self.fd_lost {
-            sys::close(self.fd);
-        }
+        self.m.release();
     }
 }
 

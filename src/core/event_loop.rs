@@ -13,6 +13,7 @@
 //! lives in [`Wake`], outside the `UnsafeCell` that holds [`Loop`], and is only atomics.
 
 use super::heap::{Heap, HEAP0};
+use super::loopfds::{self, Members, WakeFds};
 use super::signals::{self, NSIG};
 use super::watcher::WatcherPtr;
 use crate::backend::{self, Anfd, Backend, PollOut, REIFY};
@@ -20,7 +21,7 @@ use crate::ffi::abi::*;
 use crate::sys;
 use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{fence, AtomicBool, AtomicI32, Ordering};
+use core::sync::atomic::{fence, AtomicI32, Ordering};
 
 /// Number of priorities (`EV_MINPRI..=EV_MAXPRI`).
 pub const NUMPRI: usize = (EV_MAXPRI - EV_MINPRI + 1) as usize;
@@ -33,6 +34,9 @@ const MAX_BLOCKTIME2: f64 = 1500001.07;
 const MIN_TIMEJUMP: f64 = 1.0;
 /// Smallest interval periodic_recalc divides by (libev: 1/8192 s).
 const MIN_INTERVAL: f64 = 0.0001220703125;
+/// How often (seconds of loop activity) the loop-owned objects' numbers are checked even if
+/// the objects stay silent (see `fds_health`).
+const FDS_CHECK_INTERVAL: f64 = 0.25;
 /// Size of the pid hash for child watchers.
 const PID_HASHSIZE: usize = 16;
 
@@ -41,13 +45,19 @@ pub type LoopCb = Option<unsafe extern "C-unwind" fn(*mut ev_loop)>;
 /// Release/acquire hooks (`EV_NOEXCEPT` in ev.h).
 pub type HookCb = Option<unsafe extern "C" fn(*mut ev_loop)>;
 
+/// A loop-owned kernel object behind internal watchers (see `loopfds`).
+#[derive(Clone, Copy)]
+enum Obj {
+    Pipe,
+    Sig,
+    Timer,
+}
+
 /// Wake-up state shared with other threads and signal handlers.
 pub struct Wake {
-    /// fd written to wake the loop (eventfd, or a pipe's write end); -1 until created. Its
-    /// number never changes once set (after fork the new object is dup2'ed onto it), so a
-    /// concurrent writer never writes to a stale number.
-    pub fd_write: AtomicI32,
-    pub is_eventfd: AtomicBool,
+    /// The object written to wake the loop (eventfd, or a pipe's write end), through numbers
+    /// that are checked before every write (see `loopfds`).
+    pub fds: WakeFds,
     /// Set while the loop is (about to be) blocked in the backend: only then is a write needed.
     pub write_wanted: AtomicI32,
     /// A wake-up was requested while no write was wanted: the next wait must not block.
@@ -59,8 +69,7 @@ pub struct Wake {
 impl Wake {
     fn new() -> Wake {
         Wake {
-            fd_write: AtomicI32::new(-1),
-            is_eventfd: AtomicBool::new(false),
+            fds: WakeFds::default(),
             write_wanted: AtomicI32::new(0),
             write_skipped: AtomicI32::new(0),
             async_pending: AtomicI32::new(0),
@@ -68,8 +77,9 @@ impl Wake {
         }
     }
 
-    /// Raise `flag` and wake the loop if it sleeps. Async-signal-safe: atomics and at most
-    /// one write(2); errno is preserved.
+    /// Raise `flag` and wake the loop if it sleeps. Async-signal-safe: atomics and, only when
+    /// the loop sleeps, one write(2) after checking that the number still holds our object
+    /// (`WakeFds::write`); errno is preserved.
     pub fn write(&self, flag: &AtomicI32) {
         fence(Ordering::SeqCst);
         if flag.load(Ordering::Relaxed) != 0 {
@@ -83,16 +93,7 @@ impl Wake {
             self.write_skipped.store(0, Ordering::Relaxed);
             fence(Ordering::Release);
             let saved = sys::errno();
-            let fd = self.fd_write.load(Ordering::Relaxed);
-            if self.is_eventfd.load(Ordering::Relaxed) {
-                let one: u64 = 1;
-                // SAFETY: writing 8 valid bytes to our eventfd.
-                unsafe { libc::write(fd, &one as *const u64 as *const c_void, 8) };
-            } else {
-                let b: u8 = 0;
-                // SAFETY: writing one valid byte to our pipe.
-                unsafe { libc::write(fd, &b as *const u8 as *const c_void, 1) };
-            }
+            self.fds.write();
             sys::set_errno(saved);
         }
     }
@@ -102,14 +103,18 @@ impl Wake {
 /// pointers, because their fields are written through [`WatcherPtr`]s while `&mut Loop` is
 /// alive.
 struct Internal {
-    /// Reads the wakeup fd; runs at `EV_MAXPRI`.
+    /// Reads the wakeup fd; runs at `EV_MAXPRI`. Each loop-owned object is watched through
+    /// two of its numbers (`*_w` and `*_w2`, see `loopfds`).
     pipe_w: ev_io,
+    pipe_w2: ev_io,
     /// The default loop's SIGCHLD watcher (reaps every child).
     childev: ev_signal,
     /// Reads the signalfd (only with `EVFLAG_SIGNALFD`); runs at `EV_MAXPRI`.
     sigfd_w: ev_io,
+    sigfd_w2: ev_io,
     /// Watches the wall-clock timerfd (created with the first periodic); runs at `EV_MINPRI`.
     timerfd_w: ev_io,
+    timerfd_w2: ev_io,
 }
 
 /// What C's `struct ev_loop *` points at.
@@ -167,13 +172,23 @@ pub struct Loop {
     is_default: bool,
 
     internal: *mut Internal,
-    /// Read end of the wakeup pipe (-1 for an eventfd, which is read through `fd_write`).
-    evpipe_read: c_int,
-    /// signalfd: -2 = wanted (`EVFLAG_SIGNALFD`) but not created yet, -1 = not used.
+    /// The wakeup object's numbers: the eventfd, or the pipe's read end (`evpipe_w` holds
+    /// its write end; `Members::NONE` for an eventfd).
+    evpipe_r: Members,
+    evpipe_w: Members,
+    /// signalfd: -2 = wanted (`EVFLAG_SIGNALFD`) but not created yet, -1 = not used, else
+    /// the first of `sigfd_m`.
     sigfd: c_int,
+    sigfd_m: Members,
     sigfd_set: libc::sigset_t,
-    /// timerfd for wall-clock changes: -2 = never (`EVFLAG_NOTIMERFD`), -1 = not created yet.
+    /// timerfd for wall-clock changes: -2 = never (`EVFLAG_NOTIMERFD`), -1 = not created yet,
+    /// else the first of `timerfd_m`.
     timerfd: c_int,
+    timerfd_m: Members,
+    /// Fork generation (`ffi::atfork`) the objects above were made in.
+    fds_gen: u64,
+    /// `mn_now` after which `fds_health` checks the objects' numbers again.
+    fds_check_at: f64,
 
     pub invoke_cb: LoopCb,
     pub release_cb: HookCb,
@@ -229,6 +244,9 @@ impl LoopHandle {
         if flags & EVBACKEND_MASK == 0 {
             flags |= backend::recommended();
         }
+        // The fork generation tells a forked child's writers and identity checks that the
+        // loop's objects are its parent's (see `loopfds`).
+        crate::ffi::atfork::ensure_registered();
         let backend = Backend::init(flags & EVBACKEND_MASK)?;
         let rt_now = sys::realtime();
         let mn_now = sys::monotonic();
@@ -241,6 +259,12 @@ impl LoopHandle {
             sigfd_w: unsafe { core::mem::zeroed() },
             // SAFETY: as above.
             timerfd_w: unsafe { core::mem::zeroed() },
+            // SAFETY: as above.
+            pipe_w2: unsafe { core::mem::zeroed() },
+            // SAFETY: as above.
+            sigfd_w2: unsafe { core::mem::zeroed() },
+            // SAFETY: as above.
+            timerfd_w2: unsafe { core::mem::zeroed() },
         }));
         let l = Loop {
             rt_now,
@@ -275,7 +299,12 @@ impl LoopHandle {
             origflags,
             is_default,
             internal,
-            evpipe_read: -1,
+            evpipe_r: Members::NONE,
+            evpipe_w: Members::NONE,
+            sigfd_m: Members::NONE,
+            timerfd_m: Members::NONE,
+            fds_gen: crate::ffi::atfork::generation(),
+            fds_check_at: 0.0,
             sigfd: if flags & EVFLAG_SIGNALFD != 0 { -2 } else { -1 },
             // SAFETY: an all-zero sigset_t is a valid (empty) set on Linux.
             sigfd_set: unsafe { core::mem::zeroed() },
@@ -336,15 +365,11 @@ impl LoopHandle {
 
 impl Drop for Loop {
     fn drop(&mut self) {
-        if self.evpipe_read >= 0 {
-            sys::close(self.evpipe_read);
-        }
-        if self.sigfd >= 0 {
-            sys::close(self.sigfd);
-        }
-        if self.timerfd >= 0 {
-            sys::close(self.timerfd);
-        }
+        // Only numbers that still hold our objects are closed (see `loopfds`).
+        self.evpipe_r.release();
+        self.evpipe_w.release();
+        self.sigfd_m.release();
+        self.timerfd_m.release();
         // SAFETY: allocated by Box::into_raw in LoopHandle::new and freed only here.
         drop(unsafe { Box::from_raw(self.internal) });
     }
@@ -356,15 +381,33 @@ impl Loop {
         unsafe { core::ptr::addr_of_mut!((*self.internal).pipe_w) }
     }
 
-    fn sigfd_w(&self) -> WatcherPtr {
-        // SAFETY: internal watcher, valid for the loop's lifetime; no reference is created.
-        unsafe { WatcherPtr::from_raw(core::ptr::addr_of_mut!((*self.internal).sigfd_w)) }.unwrap()
-    }
-
-    fn timerfd_w(&self) -> WatcherPtr {
-        // SAFETY: internal watcher, valid for the loop's lifetime; no reference is created.
-        unsafe { WatcherPtr::from_raw(core::ptr::addr_of_mut!((*self.internal).timerfd_w)) }
-            .unwrap()
+    /// The two internal watchers of a loop-owned object.
+    fn obj_watchers(&self, o: Obj) -> [WatcherPtr; 2] {
+        let i = self.internal;
+        // SAFETY: internal watchers, valid for the loop's lifetime; no reference is created.
+        let (a, b) = unsafe {
+            match o {
+                Obj::Pipe => (
+                    core::ptr::addr_of_mut!((*i).pipe_w),
+                    core::ptr::addr_of_mut!((*i).pipe_w2),
+                ),
+                Obj::Sig => (
+                    core::ptr::addr_of_mut!((*i).sigfd_w),
+                    core::ptr::addr_of_mut!((*i).sigfd_w2),
+                ),
+                Obj::Timer => (
+                    core::ptr::addr_of_mut!((*i).timerfd_w),
+                    core::ptr::addr_of_mut!((*i).timerfd_w2),
+                ),
+            }
+        };
+        // SAFETY: as above.
+        unsafe {
+            [
+                WatcherPtr::from_raw(a).unwrap(),
+                WatcherPtr::from_raw(b).unwrap(),
+            ]
+        }
     }
 
     fn childev_ptr(&self) -> *mut ev_signal {
@@ -968,18 +1011,29 @@ impl Loop {
     /// `TFD_TIMER_CANCEL_ON_SET`, it becomes readable as soon as somebody sets the clock, so
     /// periodics are rescheduled at once instead of at the next wake-up.
     fn timerfd_init(&mut self) {
-        let fd = sys::realtime_timerfd();
-        if fd < 0 {
+        if !self.timerfd_make() {
             self.timerfd = -2; // not available: fall back to jump detection in time_update
-            return;
         }
-        self.timerfd = fd;
-        let w = self.timerfd_w();
-        w.init_io(Some(crate::ffi::callbacks::timerfd_cb), fd, EV_READ);
-        w.set_priority(EV_MINPRI);
-        self.io_start(w);
-        self.activecnt -= 1; // internal: does not keep the loop alive
+    }
+
+    /// (Re)create the timerfd, reusing the old object's numbers that still hold it.
+    fn timerfd_make(&mut self) -> bool {
+        let old = self.timerfd_m;
+        let fd = sys::realtime_timerfd();
+        let m = if fd < 0 {
+            None
+        } else {
+            Members::spread(fd, &old, loopfds::alive(&old.fds, &old.id))
+        };
+        let Some(m) = m else {
+            self.timerfd_m = Members::NONE;
+            return false;
+        };
+        self.timerfd_m = m;
+        self.timerfd = m.fds[0];
+        self.obj_start(Obj::Timer);
         self.timerfd_arm();
+        true
     }
 
     fn timerfd_arm(&mut self) {
@@ -987,13 +1041,23 @@ impl Loop {
     }
 
     /// The wall clock was set (or the far expiry passed): re-arm, resynchronise the clocks
-    /// and recompute every periodic.
-    pub fn timerfd_cb(&mut self) {
+    /// and recompute every periodic. If a number of the timerfd was lost (closed or reused
+    /// by the application) the timerfd is rebuilt first; the periodics are rescheduled
+    /// anyway, since a clock change may have gone unseen meanwhile.
+    pub fn timerfd_cb(&mut self, revents: c_int) {
+        let lost = self.obj_fired(Obj::Timer, revents);
         self.rt_now = sys::realtime();
         self.mn_now = sys::monotonic();
         self.now_floor = self.mn_now;
         self.rtmn_diff = self.rt_now - self.mn_now;
-        self.timerfd_arm();
+        if lost {
+            self.obj_stop(Obj::Timer);
+            if !self.timerfd_make() {
+                self.timerfd = -2;
+            }
+        } else {
+            self.timerfd_arm();
+        }
         self.periodics_reschedule();
     }
 
@@ -1036,59 +1100,161 @@ impl Loop {
 
     // ------------------------------------------------------------------ signals
 
-    /// Create the wakeup fd (eventfd, or a pipe) and its internal MAXPRI watcher. After a
-    /// fork the new object is dup2'ed onto the old write fd number.
-    fn evpipe_init(&mut self, h: &LoopHandle) {
-        let pw = self.pipe_w();
-        if pw.active() != 0 {
-            return;
+    // ------------------------------------------------------------------ loop-owned fds
+
+    /// Start an object's two internal watchers on its first two numbers. Internal watchers
+    /// do not keep the loop alive.
+    fn obj_start(&mut self, o: Obj) {
+        let m = match o {
+            Obj::Pipe => self.evpipe_r,
+            Obj::Sig => self.sigfd_m,
+            Obj::Timer => self.timerfd_m,
+        };
+        let (cb, pri): (WatcherCb, c_int) = match o {
+            Obj::Pipe => (Some(crate::ffi::callbacks::pipe_cb), EV_MAXPRI),
+            Obj::Sig => (Some(crate::ffi::callbacks::sigfd_cb), EV_MAXPRI),
+            Obj::Timer => (Some(crate::ffi::callbacks::timerfd_cb), EV_MINPRI),
+        };
+        for (w, fd) in self.obj_watchers(o).into_iter().zip(m.watched()) {
+            w.init_io(cb, fd, EV_READ);
+            w.set_priority(pri);
+            self.io_start(w);
+            self.activecnt -= 1;
         }
-        let (rd, wr, is_efd) = loop {
-            match sys::wakeup_fd() {
-                Some(x) => break x,
-                None => crate::ffi::globals::syserr(c"(libev) error creating signal/async pipe"),
-            }
-        };
-        let old = h.wake.fd_write.load(Ordering::Acquire);
-        let wfd = if old < 0 {
-            wr
-        } else {
-            // Keep the number concurrent writers use: put the new object at the old number.
-            sys::move_fd_onto(wr, old);
-            old
-        };
-        self.evpipe_read = rd;
-        h.wake.is_eventfd.store(is_efd, Ordering::Relaxed);
-        h.wake.fd_write.store(wfd, Ordering::Release);
-        pw.init_io(
-            Some(crate::ffi::callbacks::pipe_cb),
-            if rd >= 0 { rd } else { wfd },
-            EV_READ,
-        );
-        pw.set_priority(EV_MAXPRI);
-        self.io_start(pw);
-        self.activecnt -= 1; // internal: does not keep the loop alive
     }
 
-    /// The internal wakeup watcher fired: drain the fd, then feed pending signals and asyncs.
-    pub fn pipe_cb(&mut self, h: &LoopHandle, revents: c_int) {
-        if revents & EV_READ != 0 {
-            let mut buf = [0u8; 64];
-            let fd = if h.wake.is_eventfd.load(Ordering::Relaxed) {
-                h.wake.fd_write.load(Ordering::Relaxed)
+    /// Stop an object's internal watchers (before its numbers change). A watcher that is
+    /// no longer active was killed with `EV_ERROR` (its number was closed): the kill's
+    /// `activecnt` decrement is undone here, since an internal watcher never counted.
+    fn obj_stop(&mut self, o: Obj) {
+        for w in self.obj_watchers(o) {
+            self.activecnt += 1;
+            if w.active() != 0 {
+                self.io_stop(w);
             } else {
-                self.evpipe_read
+                self.clear_pending(w);
+            }
+        }
+    }
+
+    /// An internal watcher of `o` fired: handle both watchers' events in this one call, and
+    /// tell whether the object lost a number (killed with `EV_ERROR`, or the two watched
+    /// numbers no longer all name the object: two `kcmp`s and an `fstat`).
+    fn obj_fired(&mut self, o: Obj, revents: c_int) -> bool {
+        let mut ev = revents;
+        for w in self.obj_watchers(o) {
+            ev |= self.clear_pending(w);
+        }
+        if ev & EV_ERROR != 0 {
+            return true;
+        }
+        if ev & EV_READ == 0 {
+            return false;
+        }
+        let intact = match o {
+            Obj::Pipe => {
+                self.evpipe_r.intact() && (!self.evpipe_w.is_some() || self.evpipe_w.intact())
+            }
+            Obj::Sig => self.sigfd_m.intact(),
+            Obj::Timer => self.timerfd_m.intact(),
+        };
+        !intact
+    }
+
+    /// Check every loop-owned object's numbers at most every `FDS_CHECK_INTERVAL` of loop
+    /// activity (a float compare per iteration; a few system calls four times a second while
+    /// the loop is busy, none while it sleeps) and rebuild those that lost one. An object that
+    /// wakes the loop is also checked then (`obj_fired`); this catches the silent ones (a
+    /// timerfd, a wakeup fd whose wake-ups all came while the loop was awake) before a second
+    /// lost number could leave writers without a number they can trust.
+    fn fds_health(&mut self, h: &LoopHandle) {
+        if self.mn_now < self.fds_check_at {
+            return;
+        }
+        self.fds_check_at = self.mn_now + FDS_CHECK_INTERVAL;
+        if self.evpipe_r.is_some()
+            && !(self.evpipe_r.intact() && (!self.evpipe_w.is_some() || self.evpipe_w.intact()))
+        {
+            self.obj_stop(Obj::Pipe);
+            self.evpipe_make(h);
+            // A writer may have found no number to write to meanwhile: rescan the flags.
+            let pw = self.pipe_w();
+            self.feed(pw, EV_CUSTOM);
+        }
+        if self.sigfd_m.is_some() && !self.sigfd_m.intact() {
+            self.sigfd_rebuild();
+        }
+        if self.timerfd_m.is_some() && !self.timerfd_m.intact() {
+            self.obj_stop(Obj::Timer);
+            if !self.timerfd_make() {
+                self.timerfd = -2;
+            }
+            self.periodics_reschedule();
+        }
+    }
+
+    /// Create the wakeup fd (eventfd, or a pipe) and its internal MAXPRI watchers, unless it
+    /// exists.
+    fn evpipe_init(&mut self, h: &LoopHandle) {
+        if self.evpipe_r.is_some() {
+            return;
+        }
+        self.evpipe_make(h);
+    }
+
+    /// (Re)create the wakeup object, reusing the old one's numbers that still hold it (so a
+    /// writer that read an old number writes into the new object), publish it to writers
+    /// and start its watchers.
+    fn evpipe_make(&mut self, h: &LoopHandle) {
+        let (old_r, old_w) = (self.evpipe_r, self.evpipe_w);
+        let (alive_r, alive_w) = (
+            loopfds::alive(&old_r.fds, &old_r.id),
+            loopfds::alive(&old_w.fds, &old_w.id),
+        );
+        let (r, w, is_efd) = loop {
+            let Some((rd, wr, is_efd)) = sys::wakeup_fd() else {
+                crate::ffi::globals::syserr(c"(libev) error creating signal/async pipe");
+                continue;
             };
-            // SAFETY: reading into a valid buffer from our own non-blocking fd.
+            if is_efd {
+                if let Some(m) = Members::spread(wr, &old_r, alive_r) {
+                    break (m, Members::NONE, true);
+                }
+            } else {
+                let r = Members::spread(rd, &old_r, alive_r);
+                let w = Members::spread(wr, &old_w, alive_w);
+                if let (Some(r), Some(w)) = (r, w) {
+                    break (r, w, false);
+                }
+                for mut m in [r, w].into_iter().flatten() {
+                    m.release();
+                }
+            }
+            crate::ffi::globals::syserr(c"(libev) error creating signal/async pipe");
+        };
+        self.evpipe_r = r;
+        self.evpipe_w = w;
+        h.wake.fds.publish(if is_efd { &r } else { &w }, is_efd);
+        self.obj_start(Obj::Pipe);
+    }
+
+    /// The internal wakeup watcher fired: drain the fd (or rebuild the object if one of its
+    /// numbers was lost), then feed pending signals and asyncs. After a rebuild nothing is
+    /// drained (the new object is empty); the flags below are what carries the events.
+    pub fn pipe_cb(&mut self, h: &LoopHandle, revents: c_int) {
+        if self.obj_fired(Obj::Pipe, revents) {
+            self.obj_stop(Obj::Pipe);
+            self.evpipe_make(h);
+        } else if revents & EV_READ != 0 {
+            let mut buf = [0u8; 64];
+            let is_efd = h.wake.fds.is_eventfd();
+            // SAFETY: reading into a valid buffer from our own non-blocking fd (its watched
+            // numbers were just checked by `obj_fired`).
             unsafe {
                 libc::read(
-                    fd,
+                    self.evpipe_r.fds[0],
                     buf.as_mut_ptr() as *mut c_void,
-                    if h.wake.is_eventfd.load(Ordering::Relaxed) {
-                        8
-                    } else {
-                        buf.len()
-                    },
+                    if is_efd { 8 } else { buf.len() },
                 )
             };
         }
@@ -1164,7 +1330,7 @@ impl Loop {
                 libc::sigaddset(&mut one, signum);
                 libc::sigprocmask(libc::SIG_BLOCK, &one, core::ptr::null_mut());
             }
-            sys::signalfd(self.sigfd, &self.sigfd_set);
+            self.sigfd_update();
         }
         if w.next().is_null() && self.sigfd < 0 {
             // First watcher for this signal: install our handler.
@@ -1214,7 +1380,7 @@ impl Loop {
                     libc::sigaddset(&mut one, signum);
                     libc::sigprocmask(libc::SIG_UNBLOCK, &one, core::ptr::null_mut());
                 }
-                sys::signalfd(self.sigfd, &self.sigfd_set);
+                self.sigfd_update();
                 return;
             }
             // libev restores SIG_DFL (not the previous handler) when the last watcher stops.
@@ -1228,21 +1394,63 @@ impl Loop {
     fn sigfd_init(&mut self) {
         // SAFETY: plain call on our own sigset.
         unsafe { libc::sigemptyset(&mut self.sigfd_set) };
-        let fd = sys::signalfd(-1, &self.sigfd_set);
-        self.sigfd = fd;
-        if fd < 0 {
+        if !self.sigfd_make() {
             self.sigfd = -1;
-            return;
         }
-        let w = self.sigfd_w();
-        w.init_io(Some(crate::ffi::callbacks::sigfd_cb), fd, EV_READ);
-        w.set_priority(EV_MAXPRI);
-        self.io_start(w);
-        self.activecnt -= 1; // internal: does not keep the loop alive
     }
 
-    /// The signalfd is readable: feed every signal it reports.
-    pub fn sigfd_cb(&mut self, h: &LoopHandle) {
+    /// (Re)create the signalfd for the current set, reusing the old object's numbers that
+    /// still hold it. Signals stay queued in the kernel until a signalfd reads them, so a
+    /// rebuilt signalfd reports what the lost one did not.
+    fn sigfd_make(&mut self) -> bool {
+        let old = self.sigfd_m;
+        let fd = sys::signalfd(-1, &self.sigfd_set);
+        let m = if fd < 0 {
+            None
+        } else {
+            Members::spread(fd, &old, loopfds::alive(&old.fds, &old.id))
+        };
+        let Some(m) = m else {
+            self.sigfd_m = Members::NONE;
+            return false;
+        };
+        self.sigfd_m = m;
+        self.sigfd = m.fds[0];
+        self.obj_start(Obj::Sig);
+        true
+    }
+
+    /// The signal set changed: update the signalfd through a number that still holds it
+    /// (never an application's signalfd at a lost number), or rebuild it.
+    fn sigfd_update(&mut self) {
+        if self.fds_gen != crate::ffi::atfork::generation() {
+            // A forked child: the signalfd is shared with the parent, whose mask must not
+            // change. The child gets its own (with the whole current set).
+            self.sigfd_rebuild();
+            return;
+        }
+        match loopfds::first_alive(&self.sigfd_m.fds, &self.sigfd_m.id) {
+            Some(fd) => {
+                sys::signalfd(fd, &self.sigfd_set);
+            }
+            None => self.sigfd_rebuild(),
+        }
+    }
+
+    fn sigfd_rebuild(&mut self) {
+        self.obj_stop(Obj::Sig);
+        if !self.sigfd_make() {
+            crate::ffi::globals::syserr(c"(libev) signalfd");
+        }
+    }
+
+    /// The signalfd is readable: feed every signal it reports (or rebuild it if one of its
+    /// numbers was lost; the queued signals then make the new one readable).
+    pub fn sigfd_cb(&mut self, h: &LoopHandle, revents: c_int) {
+        if self.obj_fired(Obj::Sig, revents) {
+            self.sigfd_rebuild();
+            return;
+        }
         let mut signals = Vec::new();
         while sys::read_signalfd(self.sigfd, &mut signals) {}
         for signum in signals {
@@ -1342,25 +1550,30 @@ impl Loop {
         if self.backend.fork() {
             self.fd_rearm_all();
         }
-        if real_fork && self.timerfd >= 0 {
-            // A new process gets its own timerfd (libev does the same).
-            let tw = self.timerfd_w();
-            self.activecnt += 1;
-            self.io_stop(tw);
-            sys::close(self.timerfd);
-            self.timerfd = -1;
-            self.timerfd_init();
-        }
-        if real_fork && self.pipe_w().active() != 0 {
-            let pw = self.pipe_w();
-            self.activecnt += 1;
-            self.io_stop(pw);
-            if self.evpipe_read >= 0 {
-                sys::close(self.evpipe_read);
-                self.evpipe_read = -1;
+        // The wakeup object and timerfd are replaced in a new process even when nobody
+        // called ev_loop_fork: writers refuse to write into objects of another generation.
+        let gen = crate::ffi::atfork::generation();
+        let real_fork = real_fork || self.fds_gen != gen;
+        self.fds_gen = gen;
+        // A new process gets its own timerfd and wakeup object (libev does the same). The
+        // new objects are dup3()ed onto the inherited numbers that still hold the old ones:
+        // only this process's descriptors change, the parent's objects are not touched.
+        if real_fork && self.timerfd_m.is_some() {
+            self.obj_stop(Obj::Timer);
+            if !self.timerfd_make() {
+                self.timerfd = -2;
             }
-            self.evpipe_init(h);
+        }
+        if real_fork && self.sigfd_m.is_some() {
+            // The inherited signalfd is the parent's too: changing its mask would change the
+            // parent's.
+            self.sigfd_rebuild();
+        }
+        if real_fork && self.evpipe_r.is_some() {
+            self.obj_stop(Obj::Pipe);
+            self.evpipe_make(h);
             // Rescan signals and asyncs that may have been flagged before the fork.
+            let pw = self.pipe_w();
             self.feed(pw, EV_CUSTOM);
         }
     }
@@ -1533,7 +1746,9 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                 l.postfork = false;
                 l.backend_rebuild = false;
                 l.loop_fork(h, true);
-            } else if l.backend_rebuild {
+            } else if l.backend_rebuild || l.fds_gen != crate::ffi::atfork::generation() {
+                // (A forked child running the loop without ev_loop_fork: it gets its own
+                // kernel objects before it waits, and never touches its parent's.)
                 l.backend_rebuild = false;
                 l.loop_fork(h, false);
             }
@@ -1627,6 +1842,7 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                 }
             }
             l.time_update();
+            l.fds_health(h);
             l.timers_reify();
             l.periodics_reify();
             // Idle watchers: only the highest priority with idle watchers runs, and only if
@@ -1714,10 +1930,9 @@ pub unsafe fn destroy(lp: *mut ev_loop) {
             unsafe { *s.head() = core::ptr::null_mut() };
         }
     }
-    let wfd = h.wake.fd_write.swap(-1, Ordering::AcqRel);
-    if wfd >= 0 {
-        sys::close(wfd);
-    }
+    // Writers stop here; the numbers are closed (only those still ours) when the state is
+    // dropped.
+    h.wake.fds.clear();
 }
 
 /// `ev_break`.

@@ -14,7 +14,8 @@ pub extern "C" fn sighandler(signum: c_int) {
     signals::feed_signal(signum);
 }
 
-/// Internal wakeup watcher (signals and asyncs).
+/// Internal wakeup watchers (signals and asyncs; two per loop, on two numbers of one object:
+/// see `core::loopfds`). `revents` carries `EV_ERROR` when a number was closed under us.
 pub unsafe extern "C-unwind" fn pipe_cb(lp: *mut ev_loop, _w: *mut ev_watcher, revents: c_int) {
     // SAFETY: called by our loop with its own pointer; no other borrow is alive.
     let h = unsafe { LoopHandle::from_ptr(lp) };
@@ -31,20 +32,20 @@ pub unsafe extern "C-unwind" fn child_cb(lp: *mut ev_loop, _w: *mut ev_watcher, 
 }
 
 /// Internal signalfd watcher (`EVFLAG_SIGNALFD`).
-pub unsafe extern "C-unwind" fn sigfd_cb(lp: *mut ev_loop, _w: *mut ev_watcher, _revents: c_int) {
+pub unsafe extern "C-unwind" fn sigfd_cb(lp: *mut ev_loop, _w: *mut ev_watcher, revents: c_int) {
     // SAFETY: as for `pipe_cb`.
     let h = unsafe { LoopHandle::from_ptr(lp) };
     // SAFETY: as above; `sigfd_cb` runs no user code.
-    unsafe { (*h.core()).sigfd_cb(h) };
+    unsafe { (*h.core()).sigfd_cb(h, revents) };
 }
 
 /// Internal wall-clock timerfd watcher.
-pub unsafe extern "C-unwind" fn timerfd_cb(lp: *mut ev_loop, _w: *mut ev_watcher, _revents: c_int) {
+pub unsafe extern "C-unwind" fn timerfd_cb(lp: *mut ev_loop, _w: *mut ev_watcher, revents: c_int) {
     // SAFETY: as for `pipe_cb`.
     let h = unsafe { LoopHandle::from_ptr(lp) };
     // SAFETY: as above; `timerfd_cb` only calls periodic reschedule callbacks, which get no
     // loop pointer.
-    unsafe { (*h.core()).timerfd_cb() };
+    unsafe { (*h.core()).timerfd_cb(revents) };
 }
 
 pub type OnceCb = Option<unsafe extern "C-unwind" fn(c_int, *mut c_void)>;
