@@ -766,7 +766,13 @@ impl Uring {
             self.ctl_and_wait(anfds, Some(timeout), out)
         } else {
             self.ctl_and_wait(anfds, None, out);
-            self.epoll_wait(timeout)
+            if self.broken || self.ring_lost {
+                // The changes never reached the epoll set: do not sleep on it (pgagroal's
+                // growth run: a worker slept 59.7 s here). The loop rebuilds at once.
+                0
+            } else {
+                self.epoll_wait(timeout)
+            }
         };
         self.deliver(anfds, n, out);
     }
@@ -1009,16 +1015,30 @@ impl Uring {
                 }
                 Bound::Until(d) => {
                     let left = d - sys::monotonic();
-                    if left > 0.0 {
-                        ts = Some(timeout_ns(left));
+                    if left > 0.0 || to_submit > 0 {
+                        // Requests not yet submitted are submitted first, even when the
+                        // deadline passed meanwhile (a tiny timeout, or a slow machine):
+                        // cancelling a wait that is not in the kernel yet finds nothing
+                        // (ENOENT), and the reaping enter below would then wait for it with
+                        // no bound (seen under valgrind: a loop hung for minutes). With a
+                        // zero timeout the enter only submits; the next pass cancels.
+                        ts = Some(timeout_ns(left.max(0.0)));
+                        false
+                    } else {
+                        true
                     }
-                    left <= 0.0
                 }
             };
             if cancel {
                 bound = Bound::Reap;
-                // ENOENT: it completed meanwhile; its CQE is reaped below either way.
-                let _ = self.ring.sync_cancel(UD_WAIT);
+                // ENOENT/EALREADY: it completed meanwhile (the wait was submitted above);
+                // its CQE is reaped below either way. Anything else means we cannot bound
+                // the reaping enter: give the ring up (dropping it cancels what is left).
+                let rc = self.ring.sync_cancel(UD_WAIT);
+                if rc < 0 && !matches!(-rc, libc::ENOENT | libc::EALREADY | libc::EINTR) {
+                    self.enter_failed(-rc);
+                    return;
+                }
                 if !self.ring.cq_is_empty() && self.ring.sq_len() == 0 {
                     // The cancel posted the CQE (no enter needed to reap it).
                     self.reap_batch(outstanding, wait_res, changes, anfds, out);
@@ -1497,6 +1517,56 @@ mod tests {
         // Usually 1 (the io-wq CTLs complete after the inline wait); not asserted, as io-wq
         // may win the race.
         eprintln!("late harvests discarded: {late}");
+        for (x, y) in pairs {
+            sys::close(x);
+            sys::close(y);
+        }
+    }
+
+    /// A timeout so small that the deadline has passed before the first enter: the batch must
+    /// still be submitted and the wait cancelled, not reaped without a bound (this hung).
+    #[test]
+    fn deadline_passed_before_the_first_enter() {
+        if !available() || wait_variant() != WaitVariant::Ext {
+            return;
+        }
+        let Some(mut b) = Uring::build(Mode::EpollWait) else {
+            return;
+        };
+        if b.mode() != Mode::EpollWait {
+            return; // kernel < 6.15
+        }
+        let done = std::sync::Arc::new(core::sync::atomic::AtomicBool::new(false));
+        let d2 = done.clone();
+        // Watchdog: the bug is an endless wait inside poll().
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(20));
+            if !d2.load(core::sync::atomic::Ordering::SeqCst) {
+                eprintln!("deadline_passed_before_the_first_enter: poll() did not return");
+                std::process::abort();
+            }
+        });
+        let r = EV_READ as u8;
+        let pairs: Vec<_> = (0..4).map(|_| pair()).collect();
+        let mut anfds = table(256);
+        let mut out = PollOut::default();
+        for _ in 0..50 {
+            // Idle fds (nothing readable): only the timeout can end the wait. 1e-15 s added
+            // to the monotonic clock is lost to rounding, so the deadline is already past.
+            for &(x, _) in &pairs {
+                let ev = r;
+                anfds[x as usize].events = ev;
+                b.modify(&mut anfds, x, 0, ev);
+            }
+            out.ready.clear();
+            b.poll(&mut anfds, 1e-15, &mut out);
+            assert!(!out.rebuild && out.kill.is_empty() && out.ready.is_empty());
+            for &(x, _) in &pairs {
+                anfds[x as usize].events = 0;
+                b.modify(&mut anfds, x, r, 0);
+            }
+        }
+        done.store(true, core::sync::atomic::Ordering::SeqCst);
         for (x, y) in pairs {
             sys::close(x);
             sys::close(y);
