@@ -24,6 +24,11 @@
 #                        both builds side by side (defaults here: 30 s, performance session,
 #                        1 round). Judged on evring only: no loop failure
 #     --strace           (growth) run pgagroal under strace -f and analyse with badfd.py
+#     --syscalls         (comparison) also count pgagroal's system calls per transaction:
+#                        per build and cell, pgbench -S -t 200 and -t 1000 per client with
+#                        pgagroal under `strace -f -c`; calls per transaction = difference of
+#                        the totals / difference of the transactions (start-up, connection
+#                        set-up and shutdown cancel out)
 #   Every option also has an environment variable: E2E_MODE, E2E_BIN, E2E_DURATION,
 #   E2E_PIPELINES, E2E_BACKENDS, E2E_CLIENTS, E2E_SCALE, E2E_ROUNDS, E2E_KEEP=1; plus
 #   E2E_USER (OS user for PostgreSQL and pgagroal when run as root; default postgres),
@@ -68,6 +73,8 @@ idle_timeout=${E2E_IDLE_TIMEOUT:-2}
 burst=${E2E_BURST:-12}
 use_strace=${E2E_STRACE:-0}
 use_acct=${E2E_ACCT:-1}
+count_syscalls=${E2E_SYSCALLS:-0}
+strace_count=0
 compare=0; cmp_a=; cmp_b=
 
 while [ $# -gt 0 ]; do
@@ -88,6 +95,7 @@ while [ $# -gt 0 ]; do
     --idle-timeout) idle_timeout=$2; shift 2 ;;
     --burst) burst=$2; shift 2 ;;
     --strace) use_strace=1; keep=1; shift ;;
+    --syscalls) count_syscalls=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "e2e.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -285,7 +293,10 @@ port = $pg_port
 EOF
   as rm -f "$A/pgagroal.log" "$A/pid"
   local wrap=
-  if [ "$use_strace" = 1 ]; then
+  if [ "$strace_count" = 1 ]; then
+    # --syscalls: a summary (strace -c) of every pgagroal process, written at exit.
+    wrap="strace -f -qq -c -o $strace_out"
+  elif [ "$use_strace" = 1 ]; then
     # -f: every worker; the trace file names each line's pid. Only the fd-relevant calls.
     strace_out=$RUN/out/${cell//\//-}-$(basename "$(dirname "$bin")").strace
     wrap="strace -f -qq -tt -e signal=none -o $strace_out -e trace=socket,connect,accept,accept4,close,read,write,recvfrom,sendto,recvmsg,sendmsg,epoll_create1,epoll_ctl,epoll_wait,epoll_pwait,poll,ppoll,io_uring_setup,io_uring_enter,eventfd2,signalfd4,timerfd_create,dup,dup2,dup3,fcntl,fork,clone,clone3,exit_group"
@@ -295,8 +306,8 @@ EOF
   agroal_wrapper=$!
   for _ in $(seq 100); do [ -s "$A/pid" ] && break; sleep 0.05; done
   agroal_pid=$(cat "$A/pid" 2>/dev/null || true)
-  agroal_main=$agroal_pid   # the pgagroal main process (under --strace: strace's child)
-  if [ "$use_strace" = 1 ]; then
+  agroal_main=$agroal_pid   # the pgagroal main process (under strace: strace's child)
+  if [ -n "$wrap" ]; then
     for _ in $(seq 100); do
       agroal_main=$(ps -o pid= --ppid "$agroal_pid" 2>/dev/null | head -n 1 | tr -d ' ' || true)
       [ -n "$agroal_main" ] && break; sleep 0.05
@@ -741,7 +752,7 @@ else
   # ---------------------------------------------------------------- comparison mode
   log "comparison: A=$name_a ($bin_a, libev: $(libev_of "$bin_a")) B=$name_b ($bin_b, libev: $(libev_of "$bin_b"))"
   log "${duration}s select-only runs, $rounds rounds, alternating A/B"
-  declare -A tps_runs=()
+  declare -A tps_runs=() sys_runs=()
   for pipeline in $pipelines; do
     for backend in $backends; do
       cell=$pipeline/$backend
@@ -759,6 +770,25 @@ else
           check_log
         done
       done
+      if [ "$count_syscalls" = 1 ]; then
+        for k in 0 1; do
+          b=${builds[$k]}; if [ $k = 0 ]; then bname=$name_a; else bname=$name_b; fi
+          pts=
+          for t in 200 1000; do
+            strace_out=$RUN/out/${cell//\//-}-$bname-t$t.strace-c
+            strace_count=1
+            snapshot_pids
+            start_agroal "$b" "$pipeline" "$backend" || { strace_count=0; continue; }
+            strace_count=0
+            run_bench "$bname" "syscalls-t$t" -S -c "$clients" -j 2 -t "$t"
+            stop_agroal term
+            calls=$(awk '$NF == "total" { print $4 }' "$strace_out" 2>/dev/null || true)
+            pts="$pts $t:${calls:-0}"
+          done
+          sys_runs[$cell/$k]=$pts
+          log "   $bname syscalls (per-client transactions:calls):$pts"
+        done
+      fi
     done
   done
   echo
@@ -778,6 +808,32 @@ print("%-12s %-8s %12.1f %12.1f %8s" % (p, b, ma, mc, ratio))
 EOF
     done
   done
+  if [ "$count_syscalls" = 1 ]; then
+    echo
+    echo "Syscalls per transaction (all pgagroal processes, strace -f -c; (calls at -t 1000 - calls at -t 200) / ($clients x 800 transactions)):"
+    printf '%-12s %-8s %12s %12s %8s\n' pipeline backend "$name_a" "$name_b" "A-B"
+    for pipeline in $pipelines; do
+      for backend in $backends; do
+        python3 - "$pipeline" "$backend" "$clients" "${sys_runs[$pipeline/$backend/0]:-}" "${sys_runs[$pipeline/$backend/1]:-}" <<'EOF'
+import sys
+p, b, clients, a, c = sys.argv[1:6]
+def per_xact(s):
+    pts = dict(x.split(":") for x in s.split())
+    try:
+        lo, hi = int(pts["200"]), int(pts["1000"])
+    except (KeyError, ValueError):
+        return None
+    if lo <= 0 or hi <= lo:
+        return None
+    return (hi - lo) / (int(clients) * 800)
+ra, rc = per_xact(a), per_xact(c)
+fmt = lambda x: "%.2f" % x if x is not None else "n/a"
+diff = "%+.2f" % (ra - rc) if ra is not None and rc is not None else "n/a"
+print("%-12s %-8s %12s %12s %8s" % (p, b, fmt(ra), fmt(rc), diff))
+EOF
+      done
+    done
+  fi
 fi
 
 echo
