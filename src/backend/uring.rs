@@ -91,7 +91,20 @@ use crate::sys;
 use core::ffi::c_int;
 use core::sync::atomic::{AtomicU64, Ordering};
 use io_uring::{opcode, squeue, types};
-use ring::{Ring, ENTER_GETEVENTS as GETEVENTS, FEAT_EXT_ARG, FEAT_NODROP};
+use ring::{RawSqe, Ring, ENTER_GETEVENTS as GETEVENTS, FEAT_EXT_ARG, FEAT_NODROP};
+
+const RAW_ZERO: RawSqe = RawSqe {
+    opcode: 0,
+    flags: 0,
+    ioprio: 0,
+    fd: 0,
+    off: 0,
+    addr: 0,
+    len: 0,
+    op_flags: 0,
+    user_data: 0,
+    tail: [0; 3],
+};
 use std::sync::{Mutex, OnceLock};
 
 mod ring;
@@ -363,6 +376,8 @@ pub struct Uring {
     /// poll mode: fds to (re)arm at the next submit.
     arm: Vec<c_int>,
     cqes: Vec<(u64, i32)>,
+    /// [`Uring::reap_batch`]: failed CTL completions, handled after the reap.
+    failed: Vec<(u64, i32)>,
     nonblock_next: bool,
     /// epollwait: CTL completions still expected in the current batch, and whether the
     /// wait completed before all of them.
@@ -449,6 +464,7 @@ impl Uring {
             fixed: Vec::new(),
             arm: Vec::new(),
             cqes: Vec::new(),
+            failed: Vec::new(),
             nonblock_next: false,
             ctl_left: 0,
             wait_late: false,
@@ -595,6 +611,41 @@ impl Uring {
                 }
             }
         }
+    }
+
+    /// [`Uring::push`] for a raw SQE (the hot paths: no builder).
+    #[inline]
+    fn push_raw(&mut self, e: RawSqe) {
+        while self.ring.sq_space() == 0 {
+            let r = self.ring.submit();
+            if r < 0 {
+                match -r {
+                    libc::EINTR | libc::EAGAIN | libc::EBUSY => self.drain_cq_into_buffer(),
+                    err => {
+                        self.enter_failed(err);
+                        return;
+                    }
+                }
+            }
+        }
+        self.ring.push_raw(e);
+    }
+
+    /// Queue the EPOLL_CTL of `changes[i]`; its event is `self.ctl_evs[i]`, which stays put
+    /// until the batch is reaped.
+    #[inline]
+    fn push_ctl(&mut self, i: usize, c: &Change, flags: u8) {
+        let ev = &self.ctl_evs[i] as *const libc::epoll_event;
+        self.push_raw(RawSqe {
+            opcode: opcode::EpollCtl::CODE,
+            flags,
+            fd: self.epfd,
+            off: c.fd as u64,
+            addr: ev as u64,
+            len: c.op as u32,
+            user_data: ud_ctl(i as u32),
+            ..RAW_ZERO
+        });
     }
 
     /// The ring fd number no longer names our ring (closed, or another file put there):
@@ -844,14 +895,12 @@ impl Uring {
                     Bound::Reap,
                 );
             }
-            let ev = &self.ctl_evs[i] as *const libc::epoll_event as *const types::epoll_event;
-            let mut e = opcode::EpollCtl::new(types::Fd(self.epfd), types::Fd(c.fd), c.op, ev)
-                .build()
-                .user_data(ud_ctl(i as u32));
-            if wait.is_some() {
-                e = e.flags(squeue::Flags::IO_HARDLINK);
-            }
-            self.push(&e);
+            let flags = if wait.is_some() {
+                squeue::Flags::IO_HARDLINK.bits()
+            } else {
+                0
+            };
+            self.push_ctl(i, c, flags);
             outstanding += 1;
         }
         if wait.is_some() {
@@ -931,15 +980,13 @@ impl Uring {
                     Bound::Reap,
                 );
             }
-            let ev = &self.ctl_evs[i] as *const libc::epoll_event as *const types::epoll_event;
-            let mut e = opcode::EpollCtl::new(types::Fd(self.epfd), types::Fd(c.fd), c.op, ev)
-                .build()
-                .user_data(ud_ctl(i as u32));
-            if cfg!(test) && self.test_async_ctl {
+            let flags = if cfg!(test) && self.test_async_ctl {
                 // Unit test: force the CTLs to io-wq, so they complete after the wait.
-                e = e.flags(squeue::Flags::ASYNC);
-            }
-            self.push(&e);
+                squeue::Flags::ASYNC.bits()
+            } else {
+                0
+            };
+            self.push_ctl(i, c, flags);
             outstanding += 1;
         }
         let ts = if lt {
@@ -947,17 +994,16 @@ impl Uring {
         } else {
             types::Timespec::new()
         };
-        let mut w = opcode::EpollWait::new(
-            types::Fd(self.epfd),
-            self.events.as_mut_ptr() as *mut types::epoll_event,
-            cap as u32,
-        )
-        .build()
-        .user_data(UD_WAIT);
-        if lt {
-            w = w.flags(squeue::Flags::IO_LINK);
-        }
-        self.push(&w);
+        let w = RawSqe {
+            opcode: opcode::EpollWait::CODE,
+            flags: if lt { squeue::Flags::IO_LINK.bits() } else { 0 },
+            fd: self.epfd,
+            addr: self.events.as_mut_ptr() as u64,
+            len: cap as u32,
+            user_data: UD_WAIT,
+            ..RAW_ZERO
+        };
+        self.push_raw(w);
         outstanding += 1;
         if lt {
             let t = opcode::LinkTimeout::new(&ts).build().user_data(UD_TIMEOUT);
@@ -1056,7 +1102,9 @@ impl Uring {
         }
     }
 
-    /// Reap every available CQE of a CTL/WAIT batch.
+    /// Reap every available CQE of a CTL/WAIT batch, straight from the CQ: successes (and
+    /// the common EEXIST below) cost a few instructions each; the other failures are
+    /// collected and handled afterwards, in completion order.
     fn reap_batch(
         &mut self,
         outstanding: &mut u32,
@@ -1065,33 +1113,69 @@ impl Uring {
         anfds: &mut [Anfd],
         out: &mut PollOut,
     ) {
-        self.drain_cq_into_buffer();
-        let cqes = core::mem::take(&mut self.cqes);
-        for &(ud, res) in &cqes {
-            match decode(ud) {
-                Tag::Ctl(i) => {
-                    *outstanding -= 1;
-                    self.ctl_left = self.ctl_left.saturating_sub(1);
-                    if res < 0 {
-                        if let Some(&ch) = changes.get(i as usize) {
-                            self.ctl_failed(anfds, ch, -res, out);
+        // `self.cqes` may hold CQEs a full SQ made us drain while queueing (see `push`).
+        let buffered = core::mem::take(&mut self.cqes);
+        let mut failed = core::mem::take(&mut self.failed);
+        let mut done = 0u32;
+        let mut ctl_left = self.ctl_left;
+        let mut wait_late = self.wait_late;
+        let mut handle = |ud: u64, res: i32| match decode(ud) {
+            Tag::Ctl(i) => {
+                done += 1;
+                ctl_left = ctl_left.saturating_sub(1);
+                if res < 0 {
+                    match changes.get(i as usize) {
+                        // A watcher stopped and restarted with the same mask (the lazy stop
+                        // kept the registration): the old registration and its generation
+                        // stay valid -- `epoll::recover`'s EEXIST rule, inline.
+                        Some(ch) if res == -libc::EEXIST && !ch.prune && ch.oldmask == ch.mask => {
+                            let a = &mut anfds[ch.fd as usize];
+                            a.egen = a.egen.wrapping_sub(1);
                         }
+                        Some(_) => failed.push((ud, res)),
+                        None => {}
                     }
                 }
-                Tag::Wait => {
-                    *outstanding -= 1;
-                    *wait_res = Some(res);
-                    // An unlinked CTL that completes after the wait (punted to io-wq on
-                    // -EAGAIN) may have been applied after the wait harvested.
-                    self.wait_late = self.ctl_left > 0;
-                }
-                Tag::Timeout => *outstanding -= 1,
-                _ => {}
+            }
+            Tag::Wait => {
+                done += 1;
+                *wait_res = Some(res);
+                // An unlinked CTL that completes after the wait (punted to io-wq on
+                // -EAGAIN) may have been applied after the wait harvested.
+                wait_late = ctl_left > 0;
+            }
+            Tag::Timeout => done += 1,
+            _ => {}
+        };
+        for &(ud, res) in &buffered {
+            handle(ud, res);
+        }
+        loop {
+            self.ring.reap(&mut handle);
+            if !self.ring.cq_overflow() {
+                break;
+            }
+            // NODROP backlog: an enter with GETEVENTS moves it into the (now empty) CQ.
+            let r = self.ring.enter(0, 0, GETEVENTS, None);
+            if r < 0 && !matches!(-r, libc::EINTR | libc::EBUSY | libc::EAGAIN) {
+                self.enter_failed(-r);
+                break;
             }
         }
-        let mut cqes = cqes;
-        cqes.clear();
-        self.cqes = cqes;
+        *outstanding -= done;
+        self.ctl_left = ctl_left;
+        self.wait_late = wait_late;
+        for &(ud, res) in &failed {
+            if let Tag::Ctl(i) = decode(ud) {
+                let ch = changes[i as usize];
+                self.ctl_failed(anfds, ch, -res, out);
+            }
+        }
+        failed.clear();
+        self.failed = failed;
+        let mut buffered = buffered;
+        buffered.clear();
+        self.cqes = buffered;
     }
 
     /// An EPOLL_CTL failed with `err`: the epoll backend's error rules.
