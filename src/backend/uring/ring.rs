@@ -443,10 +443,6 @@ impl Ring {
         self.features
     }
 
-    pub fn sq_entries(&self) -> u32 {
-        self.sq_entries
-    }
-
     pub fn cq_entries(&self) -> u32 {
         self.cq_entries
     }
@@ -560,6 +556,28 @@ impl Ring {
             self.tail = self.tail.wrapping_add(1);
             (*self.sq_tail).store(self.tail, Ordering::Release);
         }
+    }
+
+    /// Write one raw SQE into the next slot without publishing it: the kernel sees it only
+    /// after [`Ring::publish`] (one release store for a whole batch).
+    ///
+    /// # Safety
+    /// The caller has checked that [`Ring::sq_space`] covers every SQE written before the
+    /// next `publish`, and that any memory the SQE points to outlives its completion.
+    #[inline(always)]
+    pub unsafe fn write_unpublished(&mut self, e: RawSqe) {
+        let idx = (self.tail & self.sq_mask) as usize;
+        // SAFETY: slot `idx` is free (the caller checked the space); `RawSqe` has the
+        // kernel's SQE layout.
+        unsafe { ptr::write(self.sqes.add(idx) as *mut RawSqe, e) };
+        self.tail = self.tail.wrapping_add(1);
+    }
+
+    /// Publish the SQEs written by [`Ring::write_unpublished`].
+    #[inline]
+    pub fn publish(&mut self) {
+        // SAFETY: sq_tail points into our live mapping; the slots up to `tail` are written.
+        unsafe { (*self.sq_tail).store(self.tail, Ordering::Release) };
     }
 
     #[inline]
