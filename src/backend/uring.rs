@@ -536,12 +536,12 @@ impl Uring {
             // Lazy, as the epoll backend: no EPOLL_CTL_DEL for a stop.
             return;
         }
-        if anfds[fd as usize].eflags & PRUNE_QUEUED != 0 {
+        let a = &mut anfds[fd as usize];
+        if a.eflags & PRUNE_QUEUED != 0 {
             // A narrowing of this fd is queued: this change supersedes it.
-            anfds[fd as usize].eflags &= !PRUNE_QUEUED;
+            a.eflags &= !PRUNE_QUEUED;
             self.changes.retain(|c| !(c.prune && c.fd == fd));
         }
-        let a = &mut anfds[fd as usize];
         let oldmask = a.emask;
         a.emask = nev;
         a.egen = a.egen.wrapping_add(1);
@@ -584,8 +584,18 @@ impl Uring {
     /// no SQ/CQ access, so this is safe even while another thread waits in `poll` under
     /// libev's release/acquire hooks). The cancelled request's CQE carries the old generation
     /// and is dropped. Never in a forked child: those requests are the parent's.
+    #[inline]
     pub fn fd_released(&mut self, anfds: &mut [Anfd], fd: c_int) {
-        if self.mode != Mode::Poll || self.foreign() {
+        // Inline check (every `ev_io_stop` of a last watcher passes here), body out of line.
+        if self.mode == Mode::Poll {
+            self.fd_released_poll(anfds, fd);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fd_released_poll(&mut self, anfds: &mut [Anfd], fd: c_int) {
+        if self.foreign() {
             return;
         }
         let Some(a) = anfds.get_mut(fd as usize) else {
@@ -873,23 +883,39 @@ impl Uring {
         epoll::ctl(self.epfd, op, fd, mask, data)
     }
 
+    /// Plain `epoll_wait` into `self.events`; returns the number of events (0 on error).
+    /// The first call inline (every iteration without changes comes here), errors and
+    /// resumed waits out of line.
+    #[inline]
     fn epoll_wait(&mut self, timeout: f64) -> usize {
         let deadline = resume_deadline(timeout);
-        let mut timeout = timeout;
+        let n = self.epoll_wait_once(timeout);
+        if n >= 0 {
+            return n as usize;
+        }
+        self.epoll_wait_failed(timeout, deadline)
+    }
+
+    #[inline]
+    fn epoll_wait_once(&mut self, timeout: f64) -> c_int {
+        let cap = self.events.len();
+        // SAFETY: the kernel writes at most `cap` entries into the (initialised) buffer.
+        unsafe {
+            libc::epoll_wait(
+                self.epfd,
+                self.events.as_mut_ptr(),
+                cap as c_int,
+                sys::timeout_ms(timeout),
+            )
+        }
+    }
+
+    /// `epoll_wait` failed (errno set): rebuild on a lost epoll fd, resume after an EINTR
+    /// that a ring close explains ([`eintr_from_ring_close`]) until `deadline`.
+    #[cold]
+    #[inline(never)]
+    fn epoll_wait_failed(&mut self, mut timeout: f64, deadline: f64) -> usize {
         loop {
-            let cap = self.events.len();
-            // SAFETY: the kernel writes at most `cap` entries into the (initialised) buffer.
-            let n = unsafe {
-                libc::epoll_wait(
-                    self.epfd,
-                    self.events.as_mut_ptr(),
-                    cap as c_int,
-                    sys::timeout_ms(timeout),
-                )
-            };
-            if n >= 0 {
-                return n as usize;
-            }
             match sys::errno() {
                 libc::EINTR => {}
                 // Our epoll fd was closed behind our back (EBADF) or its number now names
@@ -907,6 +933,10 @@ impl Uring {
                 return 0;
             }
             timeout = (deadline - sys::monotonic()).max(0.0);
+            let n = self.epoll_wait_once(timeout);
+            if n >= 0 {
+                return n as usize;
+            }
         }
     }
 
@@ -1164,33 +1194,39 @@ impl Uring {
         let mut done = 0u32;
         let mut ctl_left = self.ctl_left;
         let mut wait_late = self.wait_late;
-        let mut handle = |ud: u64, res: i32| match decode(ud) {
-            Tag::Ctl(i) => {
+        // The CTL completions first, by their low word (the bulk of a batch); anything else
+        // through `decode`.
+        let mut handle = |ud: u64, res: i32| {
+            if ud as u32 == LOW_CTL {
                 done += 1;
                 ctl_left = ctl_left.saturating_sub(1);
                 if res < 0 {
-                    match changes.get(i as usize) {
+                    match changes.get((ud >> 32) as usize) {
                         // A watcher stopped and restarted with the same mask (the lazy stop
                         // kept the registration): the old registration and its generation
                         // stay valid -- `epoll::recover`'s EEXIST rule, inline.
                         Some(ch) if res == -libc::EEXIST && !ch.prune && ch.oldmask == ch.mask => {
-                            let a = &mut anfds[ch.fd as usize];
-                            a.egen = a.egen.wrapping_sub(1);
+                            if let Some(a) = anfds.get_mut(ch.fd as usize) {
+                                a.egen = a.egen.wrapping_sub(1);
+                            }
                         }
                         Some(_) => failed.push((ud, res)),
                         None => {}
                     }
                 }
+                return;
             }
-            Tag::Wait => {
-                done += 1;
-                *wait_res = Some(res);
-                // An unlinked CTL that completes after the wait (punted to io-wq on
-                // -EAGAIN) may have been applied after the wait harvested.
-                wait_late = ctl_left > 0;
+            match decode(ud) {
+                Tag::Wait => {
+                    done += 1;
+                    *wait_res = Some(res);
+                    // An unlinked CTL that completes after the wait (punted to io-wq on
+                    // -EAGAIN) may have been applied after the wait harvested.
+                    wait_late = ctl_left > 0;
+                }
+                Tag::Timeout => done += 1,
+                _ => {}
             }
-            Tag::Timeout => done += 1,
-            _ => {}
         };
         for &(ud, res) in &buffered {
             handle(ud, res);
