@@ -91,7 +91,20 @@ use crate::sys;
 use core::ffi::c_int;
 use core::sync::atomic::{AtomicU64, Ordering};
 use io_uring::{opcode, squeue, types};
-use ring::{Ring, ENTER_GETEVENTS as GETEVENTS, FEAT_EXT_ARG, FEAT_NODROP};
+use ring::{RawSqe, Ring, ENTER_GETEVENTS as GETEVENTS, FEAT_EXT_ARG, FEAT_NODROP};
+
+const RAW_ZERO: RawSqe = RawSqe {
+    opcode: 0,
+    flags: 0,
+    ioprio: 0,
+    fd: 0,
+    off: 0,
+    addr: 0,
+    len: 0,
+    op_flags: 0,
+    user_data: 0,
+    tail: [0; 3],
+};
 use std::sync::{Mutex, OnceLock};
 
 mod ring;
@@ -336,15 +349,31 @@ fn take_spare() -> Option<Ring> {
 
 /// One queued `epoll_ctl` (epoll modes).
 #[derive(Clone, Copy, Debug)]
+/// 12 bytes (was 24 with the event data and op stored whole): queued once per interest
+/// change, so its size shows in the per-change cost.
 struct Change {
-    op: c_int,
     fd: c_int,
+    /// Generation of the registration: the event data is `gen << 32 | fd`.
+    gen: u32,
+    /// EPOLL_CTL_ADD / _MOD / _DEL (1..3).
+    op: u8,
     mask: u8,
-    data: u64,
     /// Kernel mask before this change (for the EEXIST rule).
     oldmask: u8,
     /// Narrowing of a too-wide lazy registration found by the wait (no generation change).
     prune: bool,
+}
+
+impl Change {
+    #[inline]
+    fn data(&self) -> u64 {
+        self.fd as u32 as u64 | (self.gen as u64) << 32
+    }
+
+    #[inline]
+    fn op(&self) -> c_int {
+        self.op as c_int
+    }
 }
 
 pub struct Uring {
@@ -363,6 +392,8 @@ pub struct Uring {
     /// poll mode: fds to (re)arm at the next submit.
     arm: Vec<c_int>,
     cqes: Vec<(u64, i32)>,
+    /// [`Uring::reap_batch`]: failed CTL completions, handled after the reap.
+    failed: Vec<(u64, i32)>,
     nonblock_next: bool,
     /// epollwait: CTL completions still expected in the current batch, and whether the
     /// wait completed before all of them.
@@ -400,6 +431,20 @@ fn note_ring_closed() {
 fn eintr_from_ring_close() -> bool {
     let at = RING_CLOSED_AT.load(Ordering::Relaxed);
     at != 0 && sys::monotonic() - f64::from_bits(at) < RING_CLOSE_WINDOW
+}
+
+/// The deadline of a blocking wait of `timeout` seconds, for resuming it after an EINTR
+/// that [`eintr_from_ring_close`] explains. Only needed once this process has closed a ring:
+/// otherwise no clock read (it cost ~25 instructions per iteration). Should another thread
+/// close a ring while we wait, the resumed wait is non-blocking (an early wake-up, as a
+/// plain EINTR gives).
+#[inline]
+fn resume_deadline(timeout: f64) -> f64 {
+    if timeout > 0.0 && RING_CLOSED_AT.load(Ordering::Relaxed) != 0 {
+        sys::monotonic() + timeout
+    } else {
+        f64::NEG_INFINITY
+    }
 }
 
 fn epoll_create() -> c_int {
@@ -449,6 +494,7 @@ impl Uring {
             fixed: Vec::new(),
             arm: Vec::new(),
             cqes: Vec::new(),
+            failed: Vec::new(),
             nonblock_next: false,
             ctl_left: 0,
             wait_late: false,
@@ -506,29 +552,34 @@ impl Uring {
             // Lazy, as the epoll backend: no EPOLL_CTL_DEL for a stop.
             return;
         }
-        if anfds[fd as usize].eflags & PRUNE_QUEUED != 0 {
-            // A narrowing of this fd is queued: this change supersedes it.
-            anfds[fd as usize].eflags &= !PRUNE_QUEUED;
-            self.changes.retain(|c| !(c.prune && c.fd == fd));
-        }
         let a = &mut anfds[fd as usize];
+        if a.eflags & PRUNE_QUEUED != 0 {
+            // A narrowing of this fd is queued: this change supersedes it.
+            a.eflags &= !PRUNE_QUEUED;
+            self.drop_queued_prune(fd);
+        }
         let oldmask = a.emask;
         a.emask = nev;
         a.egen = a.egen.wrapping_add(1);
-        let data = fd as u32 as u64 | ((a.egen as u64) << 32);
         let op = if oev != 0 && oldmask != nev {
             libc::EPOLL_CTL_MOD
         } else {
             libc::EPOLL_CTL_ADD
         };
         self.changes.push(Change {
-            op,
             fd,
+            gen: a.egen,
+            op: op as u8,
             mask: nev,
-            data,
             oldmask,
             prune: false,
         });
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn drop_queued_prune(&mut self, fd: c_int) {
+        self.changes.retain(|c| !(c.prune && c.fd == fd));
     }
 
     fn modify_poll(&mut self, anfds: &mut [Anfd], fd: c_int, nev: u8) {
@@ -554,8 +605,18 @@ impl Uring {
     /// no SQ/CQ access, so this is safe even while another thread waits in `poll` under
     /// libev's release/acquire hooks). The cancelled request's CQE carries the old generation
     /// and is dropped. Never in a forked child: those requests are the parent's.
+    #[inline]
     pub fn fd_released(&mut self, anfds: &mut [Anfd], fd: c_int) {
-        if self.mode != Mode::Poll || self.foreign() {
+        // Inline check (every `ev_io_stop` of a last watcher passes here), body out of line.
+        if self.mode == Mode::Poll {
+            self.fd_released_poll(anfds, fd);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fd_released_poll(&mut self, anfds: &mut [Anfd], fd: c_int) {
+        if self.foreign() {
             return;
         }
         let Some(a) = anfds.get_mut(fd as usize) else {
@@ -595,6 +656,74 @@ impl Uring {
                 }
             }
         }
+    }
+
+    /// [`Uring::push`] for a raw SQE (the hot paths: no builder).
+    #[inline]
+    fn push_raw(&mut self, e: RawSqe) {
+        while self.ring.sq_space() == 0 {
+            let r = self.ring.submit();
+            if r < 0 {
+                match -r {
+                    libc::EINTR | libc::EAGAIN | libc::EBUSY => self.drain_cq_into_buffer(),
+                    err => {
+                        self.enter_failed(err);
+                        return;
+                    }
+                }
+            }
+        }
+        self.ring.push_raw(e);
+    }
+
+    /// `self.ctl_evs[i]` = the epoll_event of `changes[i]` (the CTL SQEs point into it; it is
+    /// not touched again until every CTL of the batch is reaped).
+    fn fill_ctl_evs(&mut self, changes: &[Change]) {
+        let k = changes.len();
+        self.ctl_evs.clear();
+        self.ctl_evs.reserve(k);
+        let evs = self.ctl_evs.as_mut_ptr();
+        for (i, c) in changes.iter().enumerate() {
+            // SAFETY: `k` slots were reserved; the vector is not touched otherwise meanwhile.
+            unsafe {
+                evs.add(i).write(libc::epoll_event {
+                    events: epoll_mask(c.mask),
+                    u64: c.data(),
+                })
+            };
+        }
+        // SAFETY: the first `k` slots were initialised above.
+        unsafe { self.ctl_evs.set_len(k) };
+    }
+
+    /// Queue the EPOLL_CTLs of `changes[from..]` that fit into the SQ while leaving room for
+    /// `extra` more SQEs (the wait), in one pass with one tail publication (SQE fields
+    /// written directly: the crate's builders cost ~20 instructions per SQE more). Returns
+    /// how many were queued.
+    fn queue_ctls(&mut self, changes: &[Change], from: usize, extra: usize, flags: u8) -> usize {
+        let room = (self.ring.sq_space() as usize).saturating_sub(extra);
+        let n = room.min(changes.len() - from);
+        let epfd = self.epfd;
+        let evs = self.ctl_evs.as_ptr();
+        for (j, c) in changes[from..from + n].iter().enumerate() {
+            let i = from + j;
+            // SAFETY: `n` slots are free (checked above); the event lives in `self.ctl_evs`
+            // (`fill_ctl_evs`), which stays put until every CTL of the batch is reaped.
+            unsafe {
+                self.ring.write_unpublished(RawSqe {
+                    opcode: opcode::EpollCtl::CODE,
+                    flags,
+                    fd: epfd,
+                    off: c.fd as u64,
+                    addr: evs.add(i) as u64,
+                    len: c.op as u32,
+                    user_data: ud_ctl(i as u32),
+                    ..RAW_ZERO
+                })
+            };
+        }
+        self.ring.publish();
+        n
     }
 
     /// The ring fd number no longer names our ring (closed, or another file put there):
@@ -676,7 +805,7 @@ impl Uring {
         arm.clear();
         self.arm = arm;
 
-        let deadline = sys::monotonic() + timeout;
+        let deadline = resume_deadline(timeout);
         let mut timeout = timeout;
         loop {
             let to_submit = self.ring.sq_len();
@@ -745,7 +874,7 @@ impl Uring {
             let changes = core::mem::take(&mut self.changes);
             clear_prune_flags(anfds, &changes);
             for &ch in &changes {
-                if !self.ctl(ch.op, ch.fd, ch.mask, ch.data) {
+                if !self.ctl(ch.op(), ch.fd, ch.mask, ch.data()) {
                     let err = sys::errno();
                     self.ctl_failed(anfds, ch, err, out);
                 }
@@ -781,23 +910,39 @@ impl Uring {
         epoll::ctl(self.epfd, op, fd, mask, data)
     }
 
+    /// Plain `epoll_wait` into `self.events`; returns the number of events (0 on error).
+    /// The first call inline (every iteration without changes comes here), errors and
+    /// resumed waits out of line.
+    #[inline]
     fn epoll_wait(&mut self, timeout: f64) -> usize {
-        let deadline = sys::monotonic() + timeout;
-        let mut timeout = timeout;
+        let deadline = resume_deadline(timeout);
+        let n = self.epoll_wait_once(timeout);
+        if n >= 0 {
+            return n as usize;
+        }
+        self.epoll_wait_failed(timeout, deadline)
+    }
+
+    #[inline]
+    fn epoll_wait_once(&mut self, timeout: f64) -> c_int {
+        let cap = self.events.len();
+        // SAFETY: the kernel writes at most `cap` entries into the (initialised) buffer.
+        unsafe {
+            libc::epoll_wait(
+                self.epfd,
+                self.events.as_mut_ptr(),
+                cap as c_int,
+                sys::timeout_ms(timeout),
+            )
+        }
+    }
+
+    /// `epoll_wait` failed (errno set): rebuild on a lost epoll fd, resume after an EINTR
+    /// that a ring close explains ([`eintr_from_ring_close`]) until `deadline`.
+    #[cold]
+    #[inline(never)]
+    fn epoll_wait_failed(&mut self, mut timeout: f64, deadline: f64) -> usize {
         loop {
-            let cap = self.events.len();
-            // SAFETY: the kernel writes at most `cap` entries into the (initialised) buffer.
-            let n = unsafe {
-                libc::epoll_wait(
-                    self.epfd,
-                    self.events.as_mut_ptr(),
-                    cap as c_int,
-                    sys::timeout_ms(timeout),
-                )
-            };
-            if n >= 0 {
-                return n as usize;
-            }
             match sys::errno() {
                 libc::EINTR => {}
                 // Our epoll fd was closed behind our back (EBADF) or its number now names
@@ -815,6 +960,10 @@ impl Uring {
                 return 0;
             }
             timeout = (deadline - sys::monotonic()).max(0.0);
+            let n = self.epoll_wait_once(timeout);
+            if n >= 0 {
+                return n as usize;
+            }
         }
     }
 
@@ -825,21 +974,24 @@ impl Uring {
     fn ctl_and_wait(&mut self, anfds: &mut [Anfd], wait: Option<f64>, out: &mut PollOut) -> usize {
         let changes = core::mem::take(&mut self.changes);
         clear_prune_flags(anfds, &changes);
-        self.ctl_evs.clear();
-        self.ctl_evs
-            .extend(changes.iter().map(|c| libc::epoll_event {
-                events: epoll_mask(c.mask),
-                u64: c.data,
-            }));
         let cap = self.events.len();
         let ts = types::Timespec::from(std::time::Duration::from_secs_f64(
             wait.unwrap_or(0.0).max(0.0),
         ));
         let mut outstanding = 0u32;
         let mut wait_res: Option<i32> = None;
-        let sq_cap = self.ring.sq_entries() as usize;
-        for (i, c) in changes.iter().enumerate() {
-            if self.ring.sq_len() as usize + 3 > sq_cap {
+        let flags = if wait.is_some() {
+            squeue::Flags::IO_HARDLINK.bits()
+        } else {
+            0
+        };
+        self.fill_ctl_evs(&changes);
+        let mut next = 0;
+        while next < changes.len() {
+            let n = self.queue_ctls(&changes, next, 3, flags);
+            next += n;
+            outstanding += n as u32;
+            if next < changes.len() {
                 // Huge batch: finish what is queued before going on, so order is kept.
                 self.enter_until(
                     &mut outstanding,
@@ -849,16 +1001,10 @@ impl Uring {
                     out,
                     Bound::Reap,
                 );
+                if self.broken || self.ring_lost {
+                    break;
+                }
             }
-            let ev = &self.ctl_evs[i] as *const libc::epoll_event as *const types::epoll_event;
-            let mut e = opcode::EpollCtl::new(types::Fd(self.epfd), types::Fd(c.fd), c.op, ev)
-                .build()
-                .user_data(ud_ctl(i as u32));
-            if wait.is_some() {
-                e = e.flags(squeue::Flags::IO_HARDLINK);
-            }
-            self.push(&e);
-            outstanding += 1;
         }
         if wait.is_some() {
             let w = opcode::EpollWait::new(
@@ -913,20 +1059,24 @@ impl Uring {
         };
         let changes = core::mem::take(&mut self.changes);
         clear_prune_flags(anfds, &changes);
-        self.ctl_evs.clear();
-        self.ctl_evs
-            .extend(changes.iter().map(|c| libc::epoll_event {
-                events: epoll_mask(c.mask),
-                u64: c.data,
-            }));
         let cap = self.events.len();
         let mut outstanding = 0u32;
         let mut wait_res: Option<i32> = None;
-        let sq_cap = self.ring.sq_entries() as usize;
         self.ctl_left = changes.len() as u32;
         self.wait_late = false;
-        for (i, c) in changes.iter().enumerate() {
-            if self.ring.sq_len() as usize + 2 > sq_cap {
+        let ctl_flags = if cfg!(test) && self.test_async_ctl {
+            // Unit test: force the CTLs to io-wq, so they complete after the wait.
+            squeue::Flags::ASYNC.bits()
+        } else {
+            0
+        };
+        self.fill_ctl_evs(&changes);
+        let mut next = 0;
+        while next < changes.len() {
+            let n = self.queue_ctls(&changes, next, 2, ctl_flags);
+            next += n;
+            outstanding += n as u32;
+            if next < changes.len() {
                 // Huge batch: finish what is queued first, so order is kept.
                 self.enter_until(
                     &mut outstanding,
@@ -936,34 +1086,26 @@ impl Uring {
                     out,
                     Bound::Reap,
                 );
+                if self.broken || self.ring_lost {
+                    break;
+                }
             }
-            let ev = &self.ctl_evs[i] as *const libc::epoll_event as *const types::epoll_event;
-            let mut e = opcode::EpollCtl::new(types::Fd(self.epfd), types::Fd(c.fd), c.op, ev)
-                .build()
-                .user_data(ud_ctl(i as u32));
-            if cfg!(test) && self.test_async_ctl {
-                // Unit test: force the CTLs to io-wq, so they complete after the wait.
-                e = e.flags(squeue::Flags::ASYNC);
-            }
-            self.push(&e);
-            outstanding += 1;
         }
         let ts = if lt {
             types::Timespec::from(std::time::Duration::from_secs_f64(timeout.max(0.0)))
         } else {
             types::Timespec::new()
         };
-        let mut w = opcode::EpollWait::new(
-            types::Fd(self.epfd),
-            self.events.as_mut_ptr() as *mut types::epoll_event,
-            cap as u32,
-        )
-        .build()
-        .user_data(UD_WAIT);
-        if lt {
-            w = w.flags(squeue::Flags::IO_LINK);
-        }
-        self.push(&w);
+        let w = RawSqe {
+            opcode: opcode::EpollWait::CODE,
+            flags: if lt { squeue::Flags::IO_LINK.bits() } else { 0 },
+            fd: self.epfd,
+            addr: self.events.as_mut_ptr() as u64,
+            len: cap as u32,
+            user_data: UD_WAIT,
+            ..RAW_ZERO
+        };
+        self.push_raw(w);
         outstanding += 1;
         if lt {
             let t = opcode::LinkTimeout::new(&ts).build().user_data(UD_TIMEOUT);
@@ -1076,7 +1218,9 @@ impl Uring {
         }
     }
 
-    /// Reap every available CQE of a CTL/WAIT batch.
+    /// Reap every available CQE of a CTL/WAIT batch, straight from the CQ: successes (and
+    /// the common EEXIST below) cost a few instructions each; the other failures are
+    /// collected and handled afterwards, in completion order.
     fn reap_batch(
         &mut self,
         outstanding: &mut u32,
@@ -1085,33 +1229,75 @@ impl Uring {
         anfds: &mut [Anfd],
         out: &mut PollOut,
     ) {
-        self.drain_cq_into_buffer();
-        let cqes = core::mem::take(&mut self.cqes);
-        for &(ud, res) in &cqes {
-            match decode(ud) {
-                Tag::Ctl(i) => {
-                    *outstanding -= 1;
-                    self.ctl_left = self.ctl_left.saturating_sub(1);
-                    if res < 0 {
-                        if let Some(&ch) = changes.get(i as usize) {
-                            self.ctl_failed(anfds, ch, -res, out);
+        // `self.cqes` may hold CQEs a full SQ made us drain while queueing (see `push`).
+        let buffered = core::mem::take(&mut self.cqes);
+        let mut failed = core::mem::take(&mut self.failed);
+        let mut done = 0u32;
+        let mut ctl_left = self.ctl_left;
+        let mut wait_late = self.wait_late;
+        // The CTL completions first, by their low word (the bulk of a batch); anything else
+        // through `decode`.
+        let mut handle = |ud: u64, res: i32| {
+            if ud as u32 == LOW_CTL {
+                done += 1;
+                ctl_left = ctl_left.saturating_sub(1);
+                if res < 0 {
+                    match changes.get((ud >> 32) as usize) {
+                        // A watcher stopped and restarted with the same mask (the lazy stop
+                        // kept the registration): the old registration and its generation
+                        // stay valid -- `epoll::recover`'s EEXIST rule, inline.
+                        Some(ch) if res == -libc::EEXIST && !ch.prune && ch.oldmask == ch.mask => {
+                            if let Some(a) = anfds.get_mut(ch.fd as usize) {
+                                a.egen = a.egen.wrapping_sub(1);
+                            }
                         }
+                        Some(_) => failed.push((ud, res)),
+                        None => {}
                     }
                 }
+                return;
+            }
+            match decode(ud) {
                 Tag::Wait => {
-                    *outstanding -= 1;
+                    done += 1;
                     *wait_res = Some(res);
                     // An unlinked CTL that completes after the wait (punted to io-wq on
                     // -EAGAIN) may have been applied after the wait harvested.
-                    self.wait_late = self.ctl_left > 0;
+                    wait_late = ctl_left > 0;
                 }
-                Tag::Timeout => *outstanding -= 1,
+                Tag::Timeout => done += 1,
                 _ => {}
             }
+        };
+        for &(ud, res) in &buffered {
+            handle(ud, res);
         }
-        let mut cqes = cqes;
-        cqes.clear();
-        self.cqes = cqes;
+        loop {
+            self.ring.reap(&mut handle);
+            if !self.ring.cq_overflow() {
+                break;
+            }
+            // NODROP backlog: an enter with GETEVENTS moves it into the (now empty) CQ.
+            let r = self.ring.enter(0, 0, GETEVENTS, None);
+            if r < 0 && !matches!(-r, libc::EINTR | libc::EBUSY | libc::EAGAIN) {
+                self.enter_failed(-r);
+                break;
+            }
+        }
+        *outstanding -= done;
+        self.ctl_left = ctl_left;
+        self.wait_late = wait_late;
+        for &(ud, res) in &failed {
+            if let Tag::Ctl(i) = decode(ud) {
+                let ch = changes[i as usize];
+                self.ctl_failed(anfds, ch, -res, out);
+            }
+        }
+        failed.clear();
+        self.failed = failed;
+        let mut buffered = buffered;
+        buffered.clear();
+        self.cqes = buffered;
     }
 
     /// An EPOLL_CTL failed with `err`: the epoll backend's error rules.
@@ -1129,7 +1315,7 @@ impl Uring {
             fd,
             ch.oldmask,
             ch.mask,
-            ch.data,
+            ch.data(),
         ) {
             epoll::Recovery::Done => {}
             epoll::Recovery::Fixed => self.mark_fixed(anfds, fd),
@@ -1146,11 +1332,14 @@ impl Uring {
         self.nonblock_next = true;
     }
 
-    /// Turn the wait's `n` events into readiness (the epoll backend's rules).
-    fn deliver(&mut self, anfds: &mut [Anfd], n: usize, out: &mut PollOut) {
-        let cap = self.events.len();
-        for i in 0..n.min(cap) {
-            let ev = self.events[i];
+    /// The per-event part of [`Uring::deliver`] (`0 < n <= self.events.len()`).
+    fn deliver_events(&mut self, anfds: &mut [Anfd], n: usize, out: &mut PollOut) {
+        // Room for every event up front: the loop then writes without capacity checks.
+        out.ready.reserve(n);
+        let base = out.ready.len();
+        let dst = out.ready.as_mut_ptr();
+        let mut k = 0;
+        for ev in &self.events[..n] {
             let data = ev.u64;
             let fd = data as u32 as usize;
             let got = event_mask(ev.events);
@@ -1175,23 +1364,39 @@ impl Uring {
                     libc::EPOLL_CTL_DEL
                 };
                 self.changes.push(Change {
-                    op,
                     fd: fd as c_int,
+                    gen: (data >> 32) as u32,
+                    op: op as u8,
                     mask: want,
-                    data,
                     oldmask: want,
                     prune: true,
                 });
             }
-            out.ready.push((fd as i32, got as i32));
+            // SAFETY: `k < n` and `n` slots past `base` were reserved above; nothing else
+            // touches `out.ready` in this loop.
+            unsafe { dst.add(base + k).write((fd as i32, got as i32)) };
+            k += 1;
+        }
+        // SAFETY: the first `k` reserved slots were initialised by the loop.
+        unsafe { out.ready.set_len(base + k) };
+    }
+
+    /// Turn the wait's `n` events into readiness (the epoll backend's rules).
+    fn deliver(&mut self, anfds: &mut [Anfd], n: usize, out: &mut PollOut) {
+        let cap = self.events.len();
+        let n = n.min(cap);
+        if n > 0 {
+            self.deliver_events(anfds, n, out);
         }
         if n == cap {
             // Full buffer: more may be ready; grow for the next wait.
             self.events.resize(cap * 2, EV_ZERO);
         }
-        for fd in self.fixed.drain(..) {
-            if let Some(a) = anfds.get_mut(fd as usize) {
-                a.eflags &= !FIXED;
+        if !self.fixed.is_empty() {
+            for fd in self.fixed.drain(..) {
+                if let Some(a) = anfds.get_mut(fd as usize) {
+                    a.eflags &= !FIXED;
+                }
             }
         }
         let mut i = 0;
