@@ -10,7 +10,6 @@
  * wakeup fd (and on epoll the interest set), so the parent can steal the child's wake-ups.
  * This is a robustness check of evring, not a differential test. */
 #include "test.h"
-#include <dirent.h>
 #include <sys/wait.h>
 
 static struct ev_loop *loop;
@@ -62,34 +61,32 @@ static void round_trip(void)
   ev_timer_stop(loop, &guard_w);
 }
 
+struct masks { char *out; size_t len; };
+
+static int add_signalfd_mask(int fd, const char *target, void *arg)
+{
+  struct masks *m = arg;
+  char path[64], line[256];
+  FILE *f;
+  if (strcmp(target, "anon_inode:[signalfd]") != 0) return 0;
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+  f = fopen(path, "r");
+  CHECK(f != NULL);
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, "sigmask:", 8) == 0) {
+      CHECK(strlen(m->out) + strlen(line) < m->len);
+      strcat(m->out, line);
+    }
+  fclose(f);
+  return 0;
+}
+
 /* the "sigmask:" lines of every signalfd of this process, concatenated */
 static void signalfd_masks(char *out, size_t len)
 {
-  DIR *d = opendir("/proc/self/fd");
-  struct dirent *e;
+  struct masks m = { out, len };
   out[0] = 0;
-  CHECK(d != NULL);
-  while ((e = readdir(d)) != NULL) {
-    char path[300], target[256], line[256];
-    ssize_t n;
-    FILE *f;
-    if (e->d_name[0] == '.') continue;
-    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
-    n = readlink(path, target, sizeof target - 1);
-    if (n <= 0) continue;
-    target[n] = 0;
-    if (strcmp(target, "anon_inode:[signalfd]") != 0) continue;
-    snprintf(path, sizeof path, "/proc/self/fdinfo/%s", e->d_name);
-    f = fopen(path, "r");
-    CHECK(f != NULL);
-    while (fgets(line, sizeof line, f))
-      if (strncmp(line, "sigmask:", 8) == 0) {
-        CHECK(strlen(out) + strlen(line) < len);
-        strcat(out, line);
-      }
-    fclose(f);
-  }
-  closedir(d);
+  test_each_fd(add_signalfd_mask, &m);
 }
 
 static int got_usr2;

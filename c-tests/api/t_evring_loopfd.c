@@ -8,7 +8,6 @@
  * Debian's libev aborts here ("(libev) epoll_wait: Bad file descriptor"), so this test runs
  * against evring only. */
 #include "test.h"
-#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 
@@ -17,25 +16,21 @@ static int got_io, got_timer, got_signal, got_async;
 static ev_async async_w;
 static struct ev_loop *loop;
 
+struct found { const char *what; int *out, max, n; };
+
+static int add_if_match(int fd, const char *target, void *arg)
+{
+  struct found *f = arg;
+  if (strstr(target, f->what) && f->n < f->max) f->out[f->n++] = fd;
+  return 0;
+}
+
 /* Find the fd numbers whose /proc link contains `what`; returns how many. */
 static int find_fds(const char *what, int *out, int max)
 {
-  DIR *d = opendir("/proc/self/fd");
-  struct dirent *e;
-  int n = 0;
-  CHECK(d != NULL);
-  while ((e = readdir(d)) != NULL) {
-    char path[300], target[256];
-    ssize_t len;
-    if (e->d_name[0] == '.') continue;
-    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
-    len = readlink(path, target, sizeof target - 1);
-    if (len <= 0) continue;
-    target[len] = 0;
-    if (strstr(target, what) && n < max) out[n++] = atoi(e->d_name);
-  }
-  closedir(d);
-  return n;
+  struct found f = { what, out, max, 0 };
+  test_each_fd(add_if_match, &f);
+  return f.n;
 }
 
 static void io_cb(struct ev_loop *l, ev_io *w, int revents)

@@ -17,7 +17,6 @@
  * trace does not depend on the backend: the backend's own fds (which differ per backend) are
  * reported in one line, and details go to stderr. */
 #include "test.h"
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -56,41 +55,34 @@ static int cmp_int(const void *a, const void *b)
   return *(const int *)a - *(const int *)b;
 }
 
+struct found { const char *what; int *out, max, n; };
+
+static int add_loop_fd(int fd, const char *target, void *arg)
+{
+  struct found *f = arg;
+  size_t wl = f->what ? strlen(f->what) : 0;
+  int match;
+  if (fd < 0 || fd >= MAX_FD_SEEN) return 0;   /* e.g. valgrind's own fds: not the loop's */
+  if (!f->what) {
+    preexisting[fd] = 1;
+    return 0;
+  }
+  match = f->what[wl - 1] == ':' ? strncmp(target, f->what, wl) == 0 : strcmp(target, f->what) == 0;
+  if (match && f->n < f->max && !preexisting[fd] && fd != io_pipe[0] && fd != io_pipe[1])
+    f->out[f->n++] = fd;
+  return 0;
+}
+
 /* fd numbers whose /proc link is exactly `what` (or starts with it, if it ends with ':'),
  * ascending; fds open before the loop was created and the test's own io pipe are left out;
- * what == NULL marks every open fd as preexisting */
+ * what == NULL marks every open fd as preexisting (not the walk's own directory fd, which
+ * test_each_fd leaves out: its number is free again once the walk ends) */
 static int find_fds(const char *what, int *out, int max)
 {
-  DIR *d = opendir("/proc/self/fd");
-  struct dirent *e;
-  int n = 0;
-  CHECK(d != NULL);
-  while ((e = readdir(d)) != NULL) {
-    char path[300], target[256];
-    ssize_t len;
-    if (e->d_name[0] == '.') continue;
-    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
-    len = readlink(path, target, sizeof target - 1);
-    if (len <= 0) continue;
-    target[len] = 0;
-    {
-      size_t wl = what ? strlen(what) : 0;
-      int fd = atoi(e->d_name);
-      int match;
-      if (fd < 0 || fd >= MAX_FD_SEEN) continue;   /* e.g. valgrind's own fds: not the loop's */
-      if (!what) {
-        preexisting[fd] = 1;
-        continue;
-      }
-      match = what[wl - 1] == ':' ? strncmp(target, what, wl) == 0 : strcmp(target, what) == 0;
-      if (match && n < max && !preexisting[fd] && fd != dirfd(d) && fd != io_pipe[0] &&
-          fd != io_pipe[1])
-        out[n++] = fd;
-    }
-  }
-  closedir(d);
-  if (n > 1) qsort(out, (size_t)n, sizeof *out, cmp_int);
-  return n;
+  struct found f = { what, out, max, 0 };
+  test_each_fd(add_loop_fd, &f);
+  if (f.n > 1) qsort(out, (size_t)f.n, sizeof *out, cmp_int);
+  return f.n;
 }
 
 static void check_done(void)

@@ -11,9 +11,7 @@
  *  - after ev_loop_destroy the dup2'd file is still open at that number and intact. */
 #include "test.h"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -30,12 +28,9 @@ static void (*action)(void);
 
 static void io_cb(struct ev_loop *l, ev_io *w, int revents)
 {
-  int avail = 0;
   char c;
   (void)l; (void)revents;
-  CHECK(ioctl(w->fd, FIONREAD, &avail) == 0);
-  if (avail <= 0) { spurious++; return; }
-  CHECK(read(w->fd, &c, 1) == 1);
+  if (!test_read1(w->fd, &c)) { spurious++; return; }
   CHECK(c == 'x');
   events++;
 }
@@ -57,43 +52,39 @@ static void async_cb(struct ev_loop *l, ev_async *a, int revents)
   asyncs++;
 }
 
+struct ring_search { const unsigned char *before; int found, n; };
+
+static int add_new_ring(int fd, const char *target, void *arg)
+{
+  struct ring_search *r = arg;
+  if (strcmp(target, "anon_inode:[io_uring]") != 0) return 0;
+  if (fd < 4096 && r->before && (r->before[fd / 8] & (1 << (fd % 8)))) return 0;
+  r->found = fd;
+  r->n++;
+  return 0;
+}
+
 /* The one io_uring fd that is not in `before` (a bitmap of 4096 numbers). */
 static int find_ring(const unsigned char *before)
 {
-  DIR *d = opendir("/proc/self/fd");
-  struct dirent *e;
-  int found = -1, n = 0;
-  CHECK(d != NULL);
-  while ((e = readdir(d)) != NULL) {
-    char path[64], link[64];
-    ssize_t len;
-    int fd = atoi(e->d_name);
-    if (e->d_name[0] == '.' || fd == dirfd(d)) continue;
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    len = readlink(path, link, sizeof link - 1);
-    if (len <= 0) continue;
-    link[len] = '\0';
-    if (strcmp(link, "anon_inode:[io_uring]") != 0) continue;
-    if (fd < 4096 && before && (before[fd / 8] & (1 << (fd % 8)))) continue;
-    found = fd;
-    n++;
-  }
-  closedir(d);
-  CHECK_EQ_INT(n, 1);
-  return found;
+  struct ring_search r = { before, -1, 0 };
+  test_each_fd(add_new_ring, &r);
+  CHECK_EQ_INT(r.n, 1);
+  return r.found;
 }
 
+static int mark_fd(int fd, const char *target, void *bits)
+{
+  (void)target;
+  if (fd < 4096) ((unsigned char *)bits)[fd / 8] |= (unsigned char)(1 << (fd % 8));
+  return 0;
+}
+
+/* The open fds, as a bitmap of 4096 numbers (without the walk's own directory fd). */
 static void snapshot(unsigned char *bits)
 {
-  DIR *d = opendir("/proc/self/fd");
-  struct dirent *e;
   memset(bits, 0, 512);
-  CHECK(d != NULL);
-  while ((e = readdir(d)) != NULL) {
-    int fd = atoi(e->d_name);
-    if (e->d_name[0] != '.' && fd < 4096) bits[fd / 8] |= (unsigned char)(1 << (fd % 8));
-  }
-  closedir(d);
+  test_each_fd(mark_fd, bits);
 }
 
 static int protected_floor(void)

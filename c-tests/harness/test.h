@@ -22,6 +22,8 @@
 #include <errno.h>
 #include <time.h>
 #include <pthread.h>
+#include <dirent.h>
+#include <sys/ioctl.h>
 #include <ev.h>
 
 #define TEST_SKIP_CODE 77
@@ -199,6 +201,46 @@ static inline void test_evlog_print(const char *label)
 {
   TRACE("  %s:%s", label, test_evlog_text());
   test_evlog_clear();
+}
+
+/* ---- the process's open fds and fd reads ---------------------------------------------------- */
+
+/* Callback of test_each_fd: `target` is the fd's /proc link ("pipe:[123]",
+ * "anon_inode:[eventfd]", a path...); a nonzero return stops the walk. */
+typedef int (*test_fd_fn)(int fd, const char *target, void *arg);
+
+/* Call `fn` for every open fd of the process, in /proc/self/fd order. The fd of the directory
+ * stream itself is left out (it exists only during the walk, and its number may be reused by
+ * the next fd the process opens), as are fds whose link cannot be read (closed meanwhile). */
+static inline void test_each_fd(test_fd_fn fn, void *arg)
+{
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  CHECK(d != NULL);
+  while ((e = readdir(d)) != NULL) {
+    char path[64], target[4096];
+    ssize_t len;
+    int fd = atoi(e->d_name);
+    if (e->d_name[0] == '.' || fd == dirfd(d)) continue;
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    len = readlink(path, target, sizeof target - 1);
+    if (len <= 0) continue;
+    target[len] = '\0';
+    if (fn(fd, target, arg)) break;
+  }
+  closedir(d);
+}
+
+/* Read one byte from `fd` into *c if one is waiting (FIONREAD), without blocking on an empty
+ * fd: returns 1 after a read, 0 if nothing was readable (a spurious readiness event in an io
+ * callback). */
+static inline int test_read1(int fd, char *c)
+{
+  int avail = 0;
+  CHECK(ioctl(fd, FIONREAD, &avail) == 0);
+  if (avail <= 0) return 0;
+  CHECK(read(fd, c, 1) == 1);
+  return 1;
 }
 
 #endif
