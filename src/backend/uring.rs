@@ -985,27 +985,15 @@ impl Uring {
         } else {
             0
         };
-        self.fill_ctl_evs(&changes);
-        let mut next = 0;
-        while next < changes.len() {
-            let n = self.queue_ctls(&changes, next, 3, flags);
-            next += n;
-            outstanding += n as u32;
-            if next < changes.len() {
-                // Huge batch: finish what is queued before going on, so order is kept.
-                self.enter_until(
-                    &mut outstanding,
-                    &mut wait_res,
-                    &changes,
-                    anfds,
-                    out,
-                    Bound::Reap,
-                );
-                if self.broken || self.ring_lost {
-                    break;
-                }
-            }
-        }
+        self.queue_all_ctls(
+            &changes,
+            3,
+            flags,
+            &mut outstanding,
+            &mut wait_res,
+            anfds,
+            out,
+        );
         if wait.is_some() {
             let w = opcode::EpollWait::new(
                 types::Fd(self.epfd),
@@ -1031,16 +1019,7 @@ impl Uring {
         let mut changes = changes;
         changes.clear();
         self.changes = changes;
-        match wait_res {
-            Some(n) if n > 0 => n as usize,
-            Some(n) if n == -libc::ECANCELED || n == 0 || n == -libc::EINTR => 0,
-            Some(_) => {
-                // The wait itself failed (should not happen): fall back to epoll.
-                self.broken = true;
-                0
-            }
-            None => 0,
-        }
+        self.wait_result(wait_res)
     }
 
     /// epollwait, `ext` variant: the changes as unlinked EPOLL_CTLs followed by an unlinked
@@ -1070,27 +1049,15 @@ impl Uring {
         } else {
             0
         };
-        self.fill_ctl_evs(&changes);
-        let mut next = 0;
-        while next < changes.len() {
-            let n = self.queue_ctls(&changes, next, 2, ctl_flags);
-            next += n;
-            outstanding += n as u32;
-            if next < changes.len() {
-                // Huge batch: finish what is queued first, so order is kept.
-                self.enter_until(
-                    &mut outstanding,
-                    &mut wait_res,
-                    &changes,
-                    anfds,
-                    out,
-                    Bound::Reap,
-                );
-                if self.broken || self.ring_lost {
-                    break;
-                }
-            }
-        }
+        self.queue_all_ctls(
+            &changes,
+            2,
+            ctl_flags,
+            &mut outstanding,
+            &mut wait_res,
+            anfds,
+            out,
+        );
         let ts = if lt {
             types::Timespec::from(std::time::Duration::from_secs_f64(timeout.max(0.0)))
         } else {
@@ -1121,10 +1088,45 @@ impl Uring {
             self.nonblock_next = true;
             return 0;
         }
+        self.wait_result(wait_res)
+    }
+
+    /// Queue every change as an EPOLL_CTL, leaving `extra` SQ slots for what follows them;
+    /// a batch larger than the SQ goes in chunks, each reaped before the next so the kernel
+    /// applies the changes in order.
+    #[allow(clippy::too_many_arguments)]
+    fn queue_all_ctls(
+        &mut self,
+        changes: &[Change],
+        extra: usize,
+        flags: u8,
+        outstanding: &mut u32,
+        wait_res: &mut Option<i32>,
+        anfds: &mut [Anfd],
+        out: &mut PollOut,
+    ) {
+        self.fill_ctl_evs(changes);
+        let mut next = 0;
+        while next < changes.len() {
+            let n = self.queue_ctls(changes, next, extra, flags);
+            next += n;
+            *outstanding += n as u32;
+            if next < changes.len() {
+                self.enter_until(outstanding, wait_res, changes, anfds, out, Bound::Reap);
+                if self.broken || self.ring_lost {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Events an EPOLL_WAIT request harvested (0 when cancelled, timed out or absent).
+    fn wait_result(&mut self, wait_res: Option<i32>) -> usize {
         match wait_res {
             Some(n) if n > 0 => n as usize,
             Some(n) if n == -libc::ECANCELED || n == 0 || n == -libc::EINTR => 0,
             Some(_) => {
+                // The wait itself failed (should not happen): fall back to epoll.
                 self.broken = true;
                 0
             }
