@@ -1673,19 +1673,23 @@ mod tests {
         }
     }
 
+    /// An `epollwait` ring in the `ext` variant, or None where this kernel/config has none.
+    fn ext_ring() -> Option<Uring> {
+        if !available() || wait_variant() != WaitVariant::Ext {
+            return None;
+        }
+        let b = Uring::build(Mode::EpollWait)?;
+        // kernel < 6.15: no EPOLL_WAIT, the ring runs epollctl
+        (b.mode() == Mode::EpollWait).then_some(b)
+    }
+
     /// epollwait `ext`: CTLs that complete after the wait (punted to io-wq) make the wait's
     /// harvest be discarded and the next wait non-blocking; nothing is lost or stale.
     #[test]
     fn late_ctls_discard_the_harvest() {
-        if !available() || wait_variant() != WaitVariant::Ext {
-            return;
-        }
-        let Some(mut b) = Uring::build(Mode::EpollWait) else {
+        let Some(mut b) = ext_ring() else {
             return;
         };
-        if b.mode() != Mode::EpollWait {
-            return; // kernel < 6.15
-        }
         b.test_async_ctl = true;
         let r = EV_READ as u8;
         let pairs: Vec<_> = (0..4).map(|_| pair()).collect();
@@ -1734,15 +1738,9 @@ mod tests {
     /// still be submitted and the wait cancelled, not reaped without a bound (this hung).
     #[test]
     fn deadline_passed_before_the_first_enter() {
-        if !available() || wait_variant() != WaitVariant::Ext {
-            return;
-        }
-        let Some(mut b) = Uring::build(Mode::EpollWait) else {
+        let Some(mut b) = ext_ring() else {
             return;
         };
-        if b.mode() != Mode::EpollWait {
-            return; // kernel < 6.15
-        }
         let done = std::sync::Arc::new(core::sync::atomic::AtomicBool::new(false));
         let d2 = done.clone();
         // Watchdog: the bug is an endless wait inside poll().
