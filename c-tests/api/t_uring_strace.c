@@ -33,6 +33,42 @@ static void nop_io(struct ev_loop *l, ev_io *w, int revents)
   CHECK(!"never ready");
 }
 
+/* A loop made without the process's spare ring (here: in a forked child) makes its ring only
+ * once batching would have saved EVRING_URING_RING_AFTER system calls (k - 1 per batch of k
+ * changes); until then its batches are plain epoll_ctl calls. With the knob at 20 and K = 8:
+ * the first iteration (K starts: 7) and one churn iteration (14) stay on epoll_ctl, the next
+ * one (21) makes the ring and batches through it, as does every later one. */
+#define AFTER "20"
+static int lazy_child(void)
+{
+  struct ev_loop *l;
+  ev_io w[K];
+  int i, it, p[K][2];
+  setenv("EVRING_URING_RING_AFTER", AFTER, 1);
+  l = ev_loop_new(EVBACKEND_IOURING);
+  CHECK(l && ev_backend(l) == EVBACKEND_IOURING);
+  for (i = 0; i < K; i++) {
+    CHECK(pipe(p[i]) == 0);
+    ev_io_init(&w[i], nop_io, p[i][0], EV_READ);
+    ev_io_start(l, &w[i]);
+  }
+  getppid(); /* marker 3: no ring yet */
+  for (it = 0; it < 5; it++) {
+    if (it == 2) getppid(); /* marker 4: the ring is made in this iteration */
+    if (it > 0)
+      for (i = 0; i < K; i++) {
+        ev_io_stop(l, &w[i]);
+        ev_io_set(&w[i], p[i][0], (it & 1) ? EV_WRITE : EV_READ);
+        ev_io_start(l, &w[i]);
+      }
+    ev_run(l, EVRUN_NOWAIT);
+  }
+  getppid(); /* marker 5 */
+  CHECK(ev_backend(l) == EVBACKEND_IOURING);
+  ev_loop_destroy(l);
+  return 0;
+}
+
 static int worker(void)
 {
   struct ev_loop *l = ev_default_loop(0);
@@ -58,6 +94,13 @@ static int worker(void)
     ev_run(l, EVRUN_ONCE);
   }
   getppid();
+  {
+    int st;
+    pid_t c = fork();
+    CHECK(c >= 0);
+    if (c == 0) _exit(lazy_child());
+    CHECK(waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  }
   return 0;
 }
 
@@ -74,6 +117,7 @@ int main(int argc, char **argv)
   char self[4096], out[] = "t_uring_strace.XXXXXX", line[512];
   const char *mode = getenv("EVRING_URING_MODE");
   int fd, st, markers = 0, enters = 0, ctls = 0, waits = 0, regs = 0, expect_waits, epw;
+  int lz_setup[2] = {0, 0}, lz_enter[2] = {0, 0}, lz_ctl[2] = {0, 0};
   ssize_t n;
   pid_t pid;
   FILE *f;
@@ -95,8 +139,8 @@ int main(int argc, char **argv)
   CHECK(pid >= 0);
   if (pid == 0) {
     execlp("strace", "strace", "-f", "-qq", "-o", out, "-e",
-           "trace=io_uring_enter,io_uring_register,epoll_ctl,epoll_wait,epoll_pwait,epoll_pwait2,"
-           "getppid",
+           "trace=io_uring_setup,io_uring_enter,io_uring_register,epoll_ctl,epoll_wait,epoll_pwait,"
+           "epoll_pwait2,getppid",
            self, "worker", (char *)NULL);
     _exit(127);
   }
@@ -107,6 +151,13 @@ int main(int argc, char **argv)
   CHECK(f != NULL);
   while (fgets(line, sizeof line, f)) {
     if (strstr(line, "getppid(")) { markers++; continue; }
+    if (markers == 3 || markers == 4) {
+      int ph = markers - 3;
+      if (strstr(line, "io_uring_setup(")) lz_setup[ph]++;
+      else if (strstr(line, "io_uring_enter(")) lz_enter[ph]++;
+      else if (strstr(line, "epoll_ctl(")) lz_ctl[ph]++;
+      continue;
+    }
     if (markers != 1) continue;
     if (strstr(line, "io_uring_enter(")) enters++;
     else if (strstr(line, "io_uring_register(")) regs++;
@@ -115,7 +166,7 @@ int main(int argc, char **argv)
   }
   fclose(f);
   unlink(out);
-  CHECK_EQ_INT(markers, 2);
+  CHECK_EQ_INT(markers, 5);
   if (mode && !*mode) mode = NULL; /* empty = the default, as evring reads it */
   epw = (!mode || !strcmp(mode, "epollwait")) && kernel_at_least(6, 15);
   if (mode && !strcmp(mode, "poll")) expect_waits = 0;
@@ -130,5 +181,18 @@ int main(int argc, char **argv)
   if (epw) CHECK(regs + waits <= N); /* a cancel only where the wait ran in the ring */
   else if (!mode || strcmp(mode, "poll")) CHECK_EQ_INT(regs, 0);
   TRACE("%d blocking iterations with %d changes each: one io_uring_enter each, no epoll_ctl", N, K);
+  fprintf(stderr, "lazy ring: before: setup=%d enter=%d epoll_ctl=%d; after: setup=%d enter=%d "
+          "epoll_ctl=%d\n", lz_setup[0], lz_enter[0], lz_ctl[0], lz_setup[1], lz_enter[1], lz_ctl[1]);
+  if (epw) {
+    /* the default strategy makes its ring late (the others make it with the loop) */
+    CHECK_EQ_INT(lz_setup[0], 0);
+    CHECK_EQ_INT(lz_enter[0], 0);
+    CHECK_EQ_INT(lz_ctl[0], 2 * K);
+    CHECK_EQ_INT(lz_setup[1], 1);
+    CHECK_EQ_INT(lz_enter[1], 3);
+    CHECK_EQ_INT(lz_ctl[1], 0);
+    TRACE("a loop without the spare ring makes its ring once batching would have saved "
+          AFTER " syscalls; epoll_ctl before, one enter per batch after");
+  }
   return 0;
 }

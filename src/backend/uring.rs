@@ -65,6 +65,17 @@
 //! (not treated as interference), and the next wait is made non-blocking so the fd's
 //! level-triggered readiness is reported then.
 //!
+//! ## When the ring is made (`epollwait`, `EVRING_URING_RING_AFTER`)
+//! The strategy runs on an epoll set; the ring only batches three or more changes with the
+//! wait. Setting a ring up and tearing it down costs ~16 system calls and, measured with
+//! bench/src/bench_fork.c, ~140 µs per short-lived process (pgagroal forks one per client
+//! connection; its workers rarely change more than two fds per iteration). So a loop that
+//! cannot take the process's spare ring (see [`SPARE`]) makes its ring only once batching
+//! would have saved [`RING_AFTER`] system calls (k - 1 per batch of k changes); until then
+//! its batches go out as plain `epoll_ctl` calls, exactly as the epoll backend does. The
+//! loop is an io_uring loop all along (`ev_backend`); a ring that cannot be made then
+//! (ENOMEM, EMFILE) sends it to the epoll backend at once, which `ev_backend` then reports.
+//!
 //! ## The ring fd
 //! The ring is ours ([`ring::Ring`], not the io-uring crate's `IoUring`): its fd is moved to a
 //! protected high number at creation and registered, and the creating thread enters with
@@ -150,8 +161,11 @@ pub fn parse_mode(v: &str) -> Option<Mode> {
     })
 }
 
+/// A private knob, ignored in set-user-ID/set-group-ID programs (glibc's `secure_getenv`
+/// rule: `AT_SECURE`, no system call -- these are read at every loop creation).
 fn env(name: &str) -> Option<String> {
-    if sys::is_setid() {
+    // SAFETY: getauxval only reads the process's auxiliary vector.
+    if unsafe { libc::getauxval(libc::AT_SECURE) } != 0 {
         return None;
     }
     std::env::var(name).ok()
@@ -267,12 +281,18 @@ fn under_valgrind() -> bool {
     std::env::var_os("LD_PRELOAD").is_some_and(|v| v.to_string_lossy().contains("vgpreload"))
 }
 
-/// What the kernel supports for `want`: `None` = io_uring unusable (use epoll), else the
-/// mode we can run (`epollwait` degrades to `epollctl` before 6.15).
-fn probe(ring: &Ring, want: Mode, fail: Option<Fail>) -> Option<Mode> {
-    if fail == Some(Fail::Old) {
-        return None;
-    }
+/// The opcodes the kernel offers, probed once per process (every ring of a kernel has the
+/// same): `None` = io_uring unusable (features missing).
+#[derive(Clone, Copy, Debug)]
+struct Ops {
+    ctl: bool,
+    poll: bool,
+    wait: bool,
+}
+
+static OPS: OnceLock<Option<Ops>> = OnceLock::new();
+
+fn probe_ops(ring: &Ring) -> Option<Ops> {
     let f = ring.features();
     if f & FEAT_NODROP == 0 || f & FEAT_EXT_ARG == 0 {
         return None;
@@ -289,10 +309,24 @@ fn probe(ring: &Ring, want: Mode, fail: Option<Fail>) -> Option<Mode> {
     let has_ctl = has(opcode::EpollCtl::CODE);
     let has_poll = has(opcode::PollAdd::CODE) && has(opcode::PollRemove::CODE);
     let has_wait = has_ctl && has(opcode::EpollWait::CODE) && has(opcode::LinkTimeout::CODE);
+    Some(Ops {
+        ctl: has_ctl,
+        poll: has_poll,
+        wait: has_wait,
+    })
+}
+
+/// What the kernel supports for `want`: `None` = io_uring unusable (use epoll), else the
+/// mode we can run (`epollwait` degrades to `epollctl` before 6.15).
+fn pick(ops: Option<Ops>, want: Mode, fail: Option<Fail>) -> Option<Mode> {
+    if fail == Some(Fail::Old) {
+        return None;
+    }
+    let ops = ops?;
     match want {
-        Mode::Poll if has_poll => Some(Mode::Poll),
-        Mode::EpollWait if has_wait => Some(Mode::EpollWait),
-        Mode::EpollWait | Mode::EpollCtl if has_ctl => Some(Mode::EpollCtl),
+        Mode::Poll if ops.poll => Some(Mode::Poll),
+        Mode::EpollWait if ops.wait => Some(Mode::EpollWait),
+        Mode::EpollWait | Mode::EpollCtl if ops.ctl => Some(Mode::EpollCtl),
         _ => None,
     }
 }
@@ -314,7 +348,8 @@ pub fn available() -> bool {
         let fail = fail_knob();
         match make_ring(SQ_ENTRIES, CQ_ENTRIES, fail) {
             Ok(ring) => {
-                let ok = probe(&ring, mode_knob(), fail).is_some();
+                let ops = *OPS.get_or_init(|| probe_ops(&ring));
+                let ok = pick(ops, mode_knob(), fail).is_some();
                 if ok {
                     let forkgen = atfork::generation();
                     if let Ok(mut g) = SPARE.lock() {
@@ -377,7 +412,10 @@ impl Change {
 }
 
 pub struct Uring {
-    ring: Ring,
+    ring: LazyRing,
+    /// System calls that batching would have saved so far while there is no ring (see
+    /// "When the ring is made" above).
+    credit: u32,
     mode: Mode,
     /// [`atfork::generation`] when the ring was made.
     forkgen: u64,
@@ -453,23 +491,75 @@ fn epoll_create() -> c_int {
     sys::protect_fd(fd)
 }
 
+/// The ring of an `epollwait` backend is made when batching starts to pay (see "When the
+/// ring is made"); the other strategies make it with the backend. Derefs to the ring: only
+/// the batch paths use it, and they make sure it exists first.
+struct LazyRing(Option<Ring>);
+
+impl core::ops::Deref for LazyRing {
+    type Target = Ring;
+    #[inline]
+    fn deref(&self) -> &Ring {
+        match &self.0 {
+            Some(r) => r,
+            None => no_ring(),
+        }
+    }
+}
+
+impl core::ops::DerefMut for LazyRing {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Ring {
+        match &mut self.0 {
+            Some(r) => r,
+            None => no_ring(),
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn no_ring() -> ! {
+    // An internal invariant (the batch paths call `ring_ready` first): fail loudly.
+    panic!("evring: io_uring backend used its ring before making it")
+}
+
+/// Default of [`ring_after`]: ring set-up + teardown cost about as much as this many
+/// `epoll_ctl` calls (bench_fork: ~140 µs per process with a ring; ~2 µs per syscall here).
+const RING_AFTER: u32 = 64;
+
+/// System calls batching must have been able to save before a loop without the spare ring
+/// makes its own (knob `EVRING_URING_RING_AFTER`; 0 = make it with the loop, as the tests
+/// that examine ring fds need).
+fn ring_after() -> u32 {
+    env("EVRING_URING_RING_AFTER")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RING_AFTER)
+}
+
 impl Uring {
-    /// Set up a ring for the strategy chosen by the environment; `None` = use epoll.
+    /// Set up a backend for the strategy chosen by the environment; `None` = use epoll.
     pub fn new() -> Option<Uring> {
         if !available() {
             return None;
         }
-        Self::build(mode_knob())
+        Self::build(mode_knob(), true)
     }
 
-    fn build(want: Mode) -> Option<Uring> {
+    /// `lazy`: an `epollwait` backend without the spare ring makes its ring later (see "When
+    /// the ring is made"); otherwise the ring is made now.
+    fn build(want: Mode, lazy: bool) -> Option<Uring> {
+        if !available() {
+            return None;
+        }
         atfork::ensure_registered();
         let fail = fail_knob();
+        let mode = pick(*OPS.get()?, want, fail)?;
         let ring = match take_spare() {
-            Some(r) => r,
-            None => make_ring(SQ_ENTRIES, CQ_ENTRIES, fail).ok()?,
+            Some(r) => Some(r),
+            None if lazy && mode == Mode::EpollWait && ring_after() > 0 => None,
+            None => Some(make_ring(SQ_ENTRIES, CQ_ENTRIES, fail).ok()?),
         };
-        let mode = probe(&ring, want, fail)?;
         let epfd = if mode == Mode::Poll {
             -1
         } else {
@@ -479,13 +569,17 @@ impl Uring {
             }
             fd
         };
+        // Only Drop reads it, and only when there is a ring (a real getpid: a child made
+        // without libc's fork would not change the fork generation).
+        let pid = if ring.is_some() { sys::getpid() } else { 0 };
         Some(Uring {
-            ring,
+            ring: LazyRing(ring),
+            credit: 0,
             epfd_id: if epfd >= 0 { ring::file_id(epfd) } else { None },
             ring_lost: false,
             mode,
             forkgen: atfork::generation(),
-            pid: sys::getpid(),
+            pid,
             epfd,
             changes: Vec::new(),
             ctl_evs: Vec::new(),
@@ -528,7 +622,7 @@ impl Uring {
         if self.broken {
             return false;
         }
-        let Some(new) = Self::build(self.mode) else {
+        let Some(new) = Self::build(self.mode, true) else {
             return false;
         };
         // Dropping `self` releases (or, in a child, just closes) the old objects.
@@ -868,20 +962,11 @@ impl Uring {
         let k = self.changes.len();
         let n = if k == 0 {
             self.epoll_wait(timeout)
-        } else if k <= small_batch() {
+        } else if k <= small_batch() || !self.ring_ready(k) {
             // Few changes: plain epoll_ctl calls are cheaper than a ring round trip
-            // (bench/uring/RESULTS.md, "small batches").
-            let changes = core::mem::take(&mut self.changes);
-            clear_prune_flags(anfds, &changes);
-            for &ch in &changes {
-                if !self.ctl(ch.op(), ch.fd, ch.mask, ch.data()) {
-                    let err = sys::errno();
-                    self.ctl_failed(anfds, ch, err, out);
-                }
-            }
-            let mut changes = changes;
-            changes.clear();
-            self.changes = changes;
+            // (bench/uring/RESULTS.md, "small batches"); more, while the loop has no ring
+            // yet, also go out this way.
+            self.ctl_plain(anfds, out);
             self.epoll_wait(timeout)
         } else if self.mode == Mode::EpollWait
             && timeout > 0.0
@@ -904,6 +989,50 @@ impl Uring {
             }
         };
         self.deliver(anfds, n, out);
+    }
+
+    /// The queued changes as plain `epoll_ctl` calls.
+    fn ctl_plain(&mut self, anfds: &mut [Anfd], out: &mut PollOut) {
+        let changes = core::mem::take(&mut self.changes);
+        clear_prune_flags(anfds, &changes);
+        for &ch in &changes {
+            if !self.ctl(ch.op(), ch.fd, ch.mask, ch.data()) {
+                let err = sys::errno();
+                self.ctl_failed(anfds, ch, err, out);
+            }
+        }
+        let mut changes = changes;
+        changes.clear();
+        self.changes = changes;
+    }
+
+    /// Whether the ring exists for a batch of `k` changes; makes it once batching would have
+    /// saved [`ring_after`] system calls.
+    #[inline]
+    fn ring_ready(&mut self, k: usize) -> bool {
+        self.ring.0.is_some() || self.make_ring_now(k)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn make_ring_now(&mut self, k: usize) -> bool {
+        self.credit = self.credit.saturating_add(k as u32 - 1);
+        if self.credit < ring_after() {
+            return false;
+        }
+        match take_spare().map_or_else(|| make_ring(SQ_ENTRIES, CQ_ENTRIES, fail_knob()), Ok) {
+            Ok(r) => {
+                self.ring.0 = Some(r);
+                self.pid = sys::getpid();
+                true
+            }
+            Err(_) => {
+                // ENOMEM, EMFILE, ...: these changes go out as plain epoll_ctl calls; the
+                // loop then rebuilds on the epoll backend (and `ev_backend` says so).
+                self.broken = true;
+                false
+            }
+        }
     }
 
     fn ctl(&self, op: c_int, fd: c_int, mask: u8, data: u64) -> bool {
@@ -1494,14 +1623,21 @@ impl Drop for Uring {
         if self.epfd >= 0 && !self.epfd_lost && ring::file_id(self.epfd) == self.epfd_id {
             sys::close(self.epfd);
         }
-        if self.foreign() || sys::getpid() != self.pid {
+        if self.ring.0.is_none() {
+            return; // never made
+        }
+        let foreign = self.foreign() || sys::getpid() != self.pid;
+        let Some(ring) = self.ring.0.as_mut() else {
+            return;
+        };
+        if foreign {
             // A forked child: the mappings are not there (MADV_DONTFORK), and the ring with
             // its requests belongs to the parent. Close our descriptor only.
-            self.ring.release(false);
+            ring.release(false);
         } else {
             // No request references our buffers: the epoll modes finish all requests within
             // `poll`; poll requests use no memory.
-            self.ring.release(true);
+            ring.release(true);
             note_ring_closed();
         }
     }
@@ -1576,7 +1712,7 @@ mod tests {
             assert!(r.is_err(), "{f}");
         }
         if let Ok(r) = make_ring(4, 8, None) {
-            assert!(probe(&r, Mode::Poll, Some(Fail::Old)).is_none());
+            assert!(pick(probe_ops(&r), Mode::Poll, Some(Fail::Old)).is_none());
         }
     }
 
@@ -1678,7 +1814,7 @@ mod tests {
         if !available() || wait_variant() != WaitVariant::Ext {
             return None;
         }
-        let b = Uring::build(Mode::EpollWait)?;
+        let b = Uring::build(Mode::EpollWait, false)?;
         // kernel < 6.15: no EPOLL_WAIT, the ring runs epollctl
         (b.mode() == Mode::EpollWait).then_some(b)
     }
@@ -1785,7 +1921,7 @@ mod tests {
             return;
         }
         for mode in [Mode::Poll, Mode::EpollCtl, Mode::EpollWait] {
-            let Some(mut b) = Uring::build(mode) else {
+            let Some(mut b) = Uring::build(mode, false) else {
                 continue;
             };
             let (x, y) = pair();
@@ -1839,7 +1975,7 @@ mod tests {
             return;
         }
         for mode in [Mode::EpollCtl, Mode::EpollWait] {
-            let Some(mut b) = Uring::build(mode) else {
+            let Some(mut b) = Uring::build(mode, false) else {
                 continue;
             };
             let (x, y) = pair();
@@ -1874,7 +2010,7 @@ mod tests {
             return;
         }
         for mode in [Mode::Poll, Mode::EpollCtl, Mode::EpollWait] {
-            let Some(mut b) = Uring::build(mode) else {
+            let Some(mut b) = Uring::build(mode, false) else {
                 continue;
             };
             let (x, y) = pair();

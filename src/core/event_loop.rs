@@ -376,7 +376,10 @@ impl LoopHandle {
             sigfd_m: Members::NONE,
             timerfd_m: Members::NONE,
             fds_gen: crate::ffi::atfork::generation(),
-            fds_check_at: 0.0,
+            // The objects are made (and checked) from now on: the first periodic check is
+            // due a full interval later (a short-lived loop -- pgagroal's per-connection
+            // worker -- never pays for it).
+            fds_check_at: mn_now + FDS_CHECK_INTERVAL,
             sigfd: if flags & EVFLAG_SIGNALFD != 0 { -2 } else { -1 },
             // SAFETY: an all-zero sigset_t is a valid (empty) set on Linux.
             sigfd_set: unsafe { core::mem::zeroed() },

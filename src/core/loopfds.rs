@@ -148,7 +148,12 @@ pub fn alive(fds: &[c_int; MEMBERS], id: &Ident) -> [bool; MEMBERS] {
     let [a, b, c] = *fds;
     let by_ident = |x: c_int| ident(x).is_some_and(|i| i == *id);
     let k = match same_file(a, b) {
-        Some(true) => [true, true, same_file(a, c) == Some(true)],
+        Some(true) if same_file(a, c) == Some(true) => {
+            // One open file at all three numbers (the common case): one identity check.
+            let ours = by_ident(a);
+            return [ours; MEMBERS];
+        }
+        Some(true) => [true, true, false],
         Some(false) => {
             let ac = same_file(a, c) == Some(true);
             let bc = same_file(b, c) == Some(true);
