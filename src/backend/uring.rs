@@ -100,7 +100,7 @@ use crate::ffi::abi::{EV_READ, EV_WRITE};
 use crate::ffi::atfork;
 use crate::sys;
 use core::ffi::c_int;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use io_uring::{opcode, squeue, types};
 use ring::{RawSqe, Ring, ENTER_GETEVENTS as GETEVENTS, FEAT_EXT_ARG, FEAT_NODROP};
 
@@ -116,7 +116,7 @@ const RAW_ZERO: RawSqe = RawSqe {
     user_data: 0,
     tail: [0; 3],
 };
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 mod ring;
 
@@ -338,7 +338,9 @@ struct Spare {
     ring: Ring,
     forkgen: u64,
 }
-static SPARE: Mutex<Option<Spare>> = Mutex::new(None);
+/// A pointer from `Box::into_raw`, or null; taken with one atomic swap. Not a mutex: a child
+/// forked while another thread held a lock would deadlock in its first `ev_loop_new`.
+static SPARE: AtomicPtr<Spare> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Whether this process can run the io_uring backend (probed once).
 pub fn available() -> bool {
@@ -352,9 +354,9 @@ pub fn available() -> bool {
                 let ok = pick(ops, mode_knob(), fail).is_some();
                 if ok {
                     let forkgen = atfork::generation();
-                    if let Ok(mut g) = SPARE.lock() {
-                        *g = Some(Spare { ring, forkgen });
-                    }
+                    let p = Box::into_raw(Box::new(Spare { ring, forkgen }));
+                    // Only this (one-time) initialiser stores; a non-null old value cannot be.
+                    SPARE.store(p, Ordering::Release);
                 } else {
                     // Unusable (kernel too old): keep it open anyway, as closing it would
                     // interrupt the epoll backend's first wait with a spurious EINTR (see
@@ -370,7 +372,13 @@ pub fn available() -> bool {
 
 /// The probe's ring if it is still unused and belongs to this process.
 fn take_spare() -> Option<Ring> {
-    let mut spare = SPARE.lock().ok()?.take()?;
+    let p = SPARE.swap(core::ptr::null_mut(), Ordering::AcqRel);
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `p` came from `Box::into_raw` in `available`, and the swap made us its only
+    // owner.
+    let mut spare = unsafe { Box::from_raw(p) };
     if spare.forkgen == atfork::generation() {
         return Some(spare.ring);
     }
