@@ -13,7 +13,9 @@
 #     --clients N        pgbench clients (default 8); --scale N  pgbench scale (default 10)
 #     --compare A B      comparison mode: A and B are modes or build dirs; per cell the two
 #                        builds run alternately (--rounds R times each, default 3) and the
-#                        TPS ratio A/B is reported per pipeline and backend
+#                        TPS ratio A/B is reported per pipeline and backend, for pgbench -S
+#                        and for pgbench -S -C (a new connection, so a new worker, per
+#                        transaction)
 #     --rounds R         rounds in comparison mode
 #     --keep             keep the run directory (configs, logs, pgbench outputs)
 #     --growth           growth/churn mode instead of the matrix: a pool that is not prefilled
@@ -752,7 +754,7 @@ else
   # ---------------------------------------------------------------- comparison mode
   log "comparison: A=$name_a ($bin_a, libev: $(libev_of "$bin_a")) B=$name_b ($bin_b, libev: $(libev_of "$bin_b"))"
   log "${duration}s select-only runs, $rounds rounds, alternating A/B"
-  declare -A tps_runs=() sys_runs=()
+  declare -A tps_runs=() tps_c_runs=() sys_runs=()
   for pipeline in $pipelines; do
     for backend in $backends; do
       cell=$pipeline/$backend
@@ -766,6 +768,10 @@ else
           check_engine "$backend"
           run_bench "$bname" select-only -S -c "$clients" -j 2 -T "$duration"
           tps_runs[$cell/$k]="${tps_runs[$cell/$k]:-} $last_tps"
+          # -C: a new client connection per transaction, so pgagroal forks a worker (fork,
+          # ev_loop_new, a few iterations, ev_loop_destroy, exit) per transaction.
+          run_bench "$bname" select-only-C -S -C -c "$clients" -j 2 -T "$duration"
+          tps_c_runs[$cell/$k]="${tps_c_runs[$cell/$k]:-} $last_tps"
           stop_agroal term
           check_log
         done
@@ -797,6 +803,23 @@ else
   for pipeline in $pipelines; do
     for backend in $backends; do
       python3 - "$pipeline" "$backend" "${tps_runs[$pipeline/$backend/0]:-}" "${tps_runs[$pipeline/$backend/1]:-}" <<'EOF'
+import statistics, sys
+p, b, a, c = sys.argv[1:5]
+a = [float(x) for x in a.split() if float(x) > 0]
+c = [float(x) for x in c.split() if float(x) > 0]
+ma = statistics.median(a) if a else 0.0
+mc = statistics.median(c) if c else 0.0
+ratio = "%.3f" % (ma / mc) if ma and mc else "n/a"
+print("%-12s %-8s %12.1f %12.1f %8s" % (p, b, ma, mc, ratio))
+EOF
+    done
+  done
+  echo
+  echo "Comparison, -C (median TPS of $rounds x ${duration}s pgbench -S -C runs: a new connection per transaction, $clients clients):"
+  printf '%-12s %-8s %12s %12s %8s\n' pipeline backend "$name_a" "$name_b" "A/B"
+  for pipeline in $pipelines; do
+    for backend in $backends; do
+      python3 - "$pipeline" "$backend" "${tps_c_runs[$pipeline/$backend/0]:-}" "${tps_c_runs[$pipeline/$backend/1]:-}" <<'EOF'
 import statistics, sys
 p, b, a, c = sys.argv[1:5]
 a = [float(x) for x in a.split() if float(x) > 0]
