@@ -29,3 +29,17 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "  Debian 12's own rustc (1.63) is too old; install a current toolchain with rustup." >&2
   exit 1
 fi
+
+# Standard libraries for the cross-checks of the kqueue build (FreeBSD, NetBSD, macOS):
+# `cargo clippy --target ...` compiles without a linker or a sysroot of the other system.
+cross_targets="x86_64-unknown-freebsd x86_64-unknown-netbsd x86_64-apple-darwin aarch64-apple-darwin"
+if command -v rustup >/dev/null 2>&1; then
+  have=$(rustup target list --installed 2>/dev/null || true)
+  for t in $cross_targets; do
+    case " $(echo $have) " in
+      *" $t "*) ;;
+      *) echo "install-deps: rustup target add $t"
+         rustup target add "$t" >/dev/null 2>&1 || echo "install-deps: could not add $t" >&2 ;;
+    esac
+  done
+fi

@@ -185,6 +185,27 @@ pub fn dup_high(fd: c_int) -> c_int {
     // SAFETY: duplicating an fd the caller owns.
     unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, protected_floor()) }
 }
+/// Make `target` (a number the caller owns) name `fd`'s file, close-on-exec. Returns `target`
+/// or -1. (`dup3` is not on macOS: `dup2` + `FD_CLOEXEC` there, with a window in which an
+/// `exec` on another thread would inherit the number.)
+pub fn dup_onto(fd: c_int, target: c_int) -> c_int {
+    #[cfg(not(target_os = "macos"))]
+    {
+        // SAFETY: the caller owns `target`.
+        unsafe { libc::dup3(fd, target, libc::O_CLOEXEC) }
+    }
+    #[cfg(target_os = "macos")]
+    {
+        // SAFETY: the caller owns `target`.
+        let r = unsafe { libc::dup2(fd, target) };
+        if r >= 0 {
+            // SAFETY: setting a flag on our own number.
+            unsafe { libc::fcntl(r, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+        r
+    }
+}
+
 // Linux has eventfd, signalfd and timerfd; elsewhere the loop uses a pipe and sigaction, and
 // relies on its own clock-jump detection. These wrappers keep the core free of cfgs.
 

@@ -229,8 +229,8 @@ impl Members {
         let mut fds = [-1; MEMBERS];
         for i in 0..MEMBERS {
             fds[i] = if old.fds[i] >= 0 && old_alive[i] {
-                // SAFETY: both numbers are ours (old_alive was just checked by the caller).
-                if unsafe { libc::dup3(fd, old.fds[i], libc::O_CLOEXEC) } >= 0 {
+                // Both numbers are ours (old_alive was just checked by the caller).
+                if sys::dup_onto(fd, old.fds[i]) >= 0 {
                     old.fds[i]
                 } else {
                     sys::dup_high(fd)
@@ -361,9 +361,17 @@ impl WakeFds {
 mod tests {
     use super::*;
 
+    /// An anonymous-inode object where the system has one (eventfd), else a pipe's read end.
     fn efd() -> c_int {
-        // SAFETY: plain syscall.
-        unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) }
+        #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+        {
+            // SAFETY: plain syscall.
+            unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) }
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+        {
+            pipe()[0]
+        }
     }
 
     fn pipe() -> [c_int; 2] {

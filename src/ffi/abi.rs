@@ -6,7 +6,6 @@
 #![allow(non_camel_case_types)]
 
 use core::ffi::{c_int, c_void};
-use core::mem::{offset_of, size_of};
 
 /// `ev_tstamp`: seconds as a double.
 pub type ev_tstamp = f64;
@@ -216,6 +215,7 @@ pub const EV_MAXPRI: c_int = 2;
 // ---- layout checks (values measured from Debian's libev 4.33 header, x86_64) ----
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 const _LAYOUT: () = {
+    use core::mem::{offset_of, size_of};
     assert!(size_of::<ev_watcher>() == 32);
     assert!(offset_of!(ev_watcher, active) == 0);
     assert!(offset_of!(ev_watcher, pending) == 4);

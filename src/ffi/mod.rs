@@ -13,7 +13,6 @@
 
 pub mod abi;
 pub mod api;
-#[cfg(target_os = "linux")]
 pub mod atfork;
 pub mod callbacks;
 pub mod globals;
