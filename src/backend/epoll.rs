@@ -207,7 +207,7 @@ impl Epoll {
                 self.fd,
                 self.events.as_mut_ptr(),
                 cap as c_int,
-                sys::timeout_ms(timeout),
+                wait_ms(timeout),
             )
         };
         if n < 0 {
@@ -222,40 +222,47 @@ impl Epoll {
             }
             return;
         }
+        let n = n as usize;
         // SAFETY: the kernel initialised the first `n` entries.
-        unsafe { self.events.set_len(n as usize) };
-        for i in 0..n as usize {
-            let ev = self.events[i];
+        unsafe { self.events.set_len(n) };
+        // Room for every event up front: the loop then writes through a moving pointer,
+        // without capacity checks (and with few enough live values to need no spills).
+        out.ready.reserve(n);
+        let len = out.ready.len();
+        // SAFETY: `len` is within the allocation.
+        let start = unsafe { out.ready.as_mut_ptr().add(len) };
+        let mut dst = start;
+        let mut rebuild = false;
+        for ev in &self.events[..n] {
             let data = ev.u64;
             let fd = data as u32 as usize;
             let got = event_mask(ev.events);
             let Some(a) = anfds.get_mut(fd) else {
-                out.rebuild = true;
+                rebuild = true;
                 continue;
             };
             if (data >> 32) as u32 != a.egen {
                 // Stale: an old registration (see module comment).
-                out.rebuild = true;
+                rebuild = true;
                 continue;
             }
-            let want = a.events;
-            if got & !want != 0 {
-                // The kernel mask is wider than wanted (lazy change): narrow it now.
-                a.emask = want;
-                let op = if want != 0 {
-                    libc::EPOLL_CTL_MOD
-                } else {
-                    libc::EPOLL_CTL_DEL
-                };
-                let d = data;
-                if !self.ctl(op, fd as c_int, want, d) {
-                    out.rebuild = true;
-                    continue;
-                }
+            if got & !a.events != 0 && !prune(self.fd, a, fd as c_int, data) {
+                rebuild = true;
+                continue;
             }
-            out.ready.push((fd as i32, got as i32));
+            // SAFETY: at most `n` writes into the `n` slots reserved past `len`; nothing else
+            // touches `out.ready` in this loop.
+            unsafe {
+                dst.write((fd as i32, got as i32));
+                dst = dst.add(1);
+            }
         }
-        if n as usize == cap {
+        // SAFETY: the slots from `start` to `dst` were initialised by the loop.
+        unsafe { out.ready.set_len(len + dst.offset_from(start) as usize) };
+        if rebuild {
+            out.rebuild = true;
+        }
+        if n == cap {
             // Full buffer: more may be ready; grow for the next wait.
             self.events.reserve(cap * 2);
         }
@@ -276,10 +283,43 @@ impl Epoll {
     }
 }
 
+/// The kernel mask of `fd` is wider than its watchers want (a lazy change): narrow it now.
+/// False if the kernel refused. Out of line: rare, and inline it costs the per-event loop
+/// register spills.
+#[cold]
+#[inline(never)]
+fn prune(epfd: c_int, a: &mut Anfd, fd: c_int, data: u64) -> bool {
+    let want = a.events;
+    a.emask = want;
+    let op = if want != 0 {
+        libc::EPOLL_CTL_MOD
+    } else {
+        libc::EPOLL_CTL_DEL
+    };
+    ctl(epfd, op, fd, want, data)
+}
+
 impl Drop for Epoll {
     fn drop(&mut self) {
         self.m.release();
     }
+}
+
+/// [`sys::timeout_ms`] (same value: libev's rounding), with an unchecked final conversion:
+/// the value is in `(0, i32::MAX]` and never NaN there, so the saturating cast's clamps and
+/// NaN test (five instructions on every wait) are dead.
+#[inline]
+pub(super) fn wait_ms(t: f64) -> c_int {
+    if t > 0.0 {
+        let ms = t * 1e3 + 0.9999;
+        if ms < i32::MAX as f64 {
+            // SAFETY: `0.9999 < ms < i32::MAX` (a NaN `t` fails `t > 0.0`), so the truncated
+            // value is representable.
+            return unsafe { ms.to_int_unchecked::<c_int>() };
+        }
+        return i32::MAX;
+    }
+    0
 }
 
 /// `EV_READ`/`EV_WRITE` → epoll event bits (shared with the io_uring backend).
@@ -332,6 +372,29 @@ pub(super) fn event_mask(e: u32) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wait_ms_matches_timeout_ms() {
+        for t in [
+            -1.0,
+            0.0,
+            1e-9,
+            1e-4,
+            0.001,
+            0.0015,
+            0.5,
+            1.0,
+            59.743,
+            1e6,
+            2.1e6,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ] {
+            assert_eq!(wait_ms(t), sys::timeout_ms(t), "{t}");
+        }
+    }
 
     #[test]
     fn event_mask_table_matches_the_rule() {

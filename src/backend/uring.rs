@@ -915,7 +915,12 @@ impl Uring {
     /// resumed waits out of line.
     #[inline]
     fn epoll_wait(&mut self, timeout: f64) -> usize {
-        let deadline = resume_deadline(timeout);
+        // The flag first: it is almost always clear, and then the timeout need not be tested.
+        let deadline = if RING_CLOSED_AT.load(Ordering::Relaxed) == 0 {
+            f64::NEG_INFINITY
+        } else {
+            resume_deadline(timeout)
+        };
         let n = self.epoll_wait_once(timeout);
         if n >= 0 {
             return n as usize;
@@ -932,7 +937,7 @@ impl Uring {
                 self.epfd,
                 self.events.as_mut_ptr(),
                 cap as c_int,
-                sys::timeout_ms(timeout),
+                epoll::wait_ms(timeout),
             )
         }
     }
@@ -1336,51 +1341,67 @@ impl Uring {
 
     /// The per-event part of [`Uring::deliver`] (`0 < n <= self.events.len()`).
     fn deliver_events(&mut self, anfds: &mut [Anfd], n: usize, out: &mut PollOut) {
-        // Room for every event up front: the loop then writes without capacity checks.
+        // Room for every event up front: the loop then writes without capacity checks,
+        // through a moving pointer (fewer live registers than base + index: no spills).
         out.ready.reserve(n);
-        let base = out.ready.len();
-        let dst = out.ready.as_mut_ptr();
-        let mut k = 0;
+        let len = out.ready.len();
+        // SAFETY: `len` is within the allocation.
+        let start = unsafe { out.ready.as_mut_ptr().add(len) };
+        let mut dst = start;
+        let mut rebuild = false;
         for ev in &self.events[..n] {
             let data = ev.u64;
             let fd = data as u32 as usize;
             let got = event_mask(ev.events);
             let Some(a) = anfds.get_mut(fd) else {
-                out.rebuild = true;
+                rebuild = true;
                 continue;
             };
             if (data >> 32) as u32 != a.egen {
-                if a.eflags & FIXED == 0 {
-                    out.rebuild = true; // interference (see the epoll backend)
-                }
+                // Interference (see the epoll backend), unless the fd was just re-added.
+                rebuild |= a.eflags & FIXED == 0;
                 continue;
             }
-            let want = a.events;
-            if got & !want != 0 {
+            if got & !a.events != 0 {
                 // Kernel mask wider than wanted (lazy stop): narrow it with the next batch.
-                a.emask = want;
-                a.eflags |= PRUNE_QUEUED;
-                let op = if want != 0 {
-                    libc::EPOLL_CTL_MOD
-                } else {
-                    libc::EPOLL_CTL_DEL
-                };
-                self.changes.push(Change {
-                    fd: fd as c_int,
-                    gen: (data >> 32) as u32,
-                    op: op as u8,
-                    mask: want,
-                    oldmask: want,
-                    prune: true,
-                });
+                Self::queue_prune(&mut self.changes, a, fd as c_int);
             }
-            // SAFETY: `k < n` and `n` slots past `base` were reserved above; nothing else
+            // SAFETY: at most `n` writes into the `n` slots reserved past `len`; nothing else
             // touches `out.ready` in this loop.
-            unsafe { dst.add(base + k).write((fd as i32, got as i32)) };
-            k += 1;
+            unsafe {
+                dst.write((fd as i32, got as i32));
+                dst = dst.add(1);
+            }
         }
-        // SAFETY: the first `k` reserved slots were initialised by the loop.
-        unsafe { out.ready.set_len(base + k) };
+        // SAFETY: the slots from `start` to `dst` were initialised by the loop.
+        unsafe { out.ready.set_len(len + dst.offset_from(start) as usize) };
+        if rebuild {
+            out.rebuild = true;
+        }
+    }
+
+    /// Queue the narrowing of `fd`'s registration to what its watchers want. Out of line:
+    /// rare (after a lazy stop), and inline its spills cost the per-event loop of
+    /// [`Uring::deliver_events`] instructions on every event.
+    #[cold]
+    #[inline(never)]
+    fn queue_prune(changes: &mut Vec<Change>, a: &mut Anfd, fd: c_int) {
+        let want = a.events;
+        a.emask = want;
+        a.eflags |= PRUNE_QUEUED;
+        let op = if want != 0 {
+            libc::EPOLL_CTL_MOD
+        } else {
+            libc::EPOLL_CTL_DEL
+        };
+        changes.push(Change {
+            fd,
+            gen: a.egen,
+            op: op as u8,
+            mask: want,
+            oldmask: want,
+            prune: true,
+        });
     }
 
     /// Turn the wait's `n` events into readiness (the epoll backend's rules).
@@ -1394,11 +1415,19 @@ impl Uring {
             // Full buffer: more may be ready; grow for the next wait.
             self.events.resize(cap * 2, EV_ZERO);
         }
-        if !self.fixed.is_empty() {
-            for fd in self.fixed.drain(..) {
-                if let Some(a) = anfds.get_mut(fd as usize) {
-                    a.eflags &= !FIXED;
-                }
+        if !self.fixed.is_empty() || !self.eperms.is_empty() {
+            self.deliver_rare(anfds, out);
+        }
+    }
+
+    /// The rare part of [`Uring::deliver`]: fds re-added by an error recovery this batch, and
+    /// the always-ready (EPERM) fds. Out of line: one test on the common path.
+    #[cold]
+    #[inline(never)]
+    fn deliver_rare(&mut self, anfds: &mut [Anfd], out: &mut PollOut) {
+        for fd in self.fixed.drain(..) {
+            if let Some(a) = anfds.get_mut(fd as usize) {
+                a.eflags &= !FIXED;
             }
         }
         let mut i = 0;

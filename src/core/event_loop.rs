@@ -541,7 +541,12 @@ impl Loop {
     fn pop_pending(&mut self) -> Option<(WatcherPtr, c_int)> {
         loop {
             let pri = self.pq.pri;
-            match self.pq.q[pri].pop() {
+            debug_assert!(pri < NUMPRI);
+            // SAFETY: `pq.pri` is only ever set to a clamped priority index (`Pending::feed`)
+            // or lowered towards 0 below, so it is always `< NUMPRI`. (Unchecked: the bounds
+            // check cost two instructions per dispatched event.)
+            let q = unsafe { self.pq.q.get_unchecked_mut(pri) };
+            match q.pop() {
                 Some(e) => {
                     self.pq.n -= 1;
                     // A slot emptied by `ev_clear_pending` is dropped silently.
@@ -1967,9 +1972,11 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
         {
             // SAFETY: see above.
             let l = unsafe { &mut *core };
-            // (Cleared before the next poll.)
+            // (Cleared before the next poll.) The fd table and the queues as locals: through
+            // `l` the table's pointer was reloaded after every queued event.
+            let (anfds, pq) = (&l.anfds[..], &mut l.pq);
             for &(fd, ev) in &l.out.ready {
-                fd_event(&l.anfds, &mut l.pq, fd, ev);
+                fd_event(anfds, pq, fd, ev);
             }
             l.process_kills();
             if l.out.rebuild {
