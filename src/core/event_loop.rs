@@ -115,6 +115,10 @@ struct Internal {
     /// Watches the wall-clock timerfd (created with the first periodic); runs at `EV_MINPRI`.
     timerfd_w: ev_io,
     timerfd_w2: ev_io,
+    /// Stands in for a watcher whose pending event `ev_clear_pending` withdrew (libev's
+    /// dummy watcher): it has no callback, so dispatch skips it without testing every slot
+    /// for emptiness. Written (its `pending` field) but never read.
+    dummy: ev_watcher,
 }
 
 /// What C's `struct ev_loop *` points at.
@@ -125,8 +129,8 @@ pub struct LoopHandle {
 
 #[derive(Clone, Copy)]
 struct Anpending {
-    /// `None` once `ev_clear_pending` emptied the slot (libev's dummy watcher).
-    w: Option<WatcherPtr>,
+    /// The loop's dummy watcher once `ev_clear_pending` emptied the slot ([`Internal`]).
+    w: WatcherPtr,
     events: c_int,
 }
 
@@ -160,10 +164,7 @@ impl Pending {
                 None => misuse("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
             }
         } else {
-            self.q[pri].push(Anpending {
-                w: Some(w),
-                events: revents,
-            });
+            self.q[pri].push(Anpending { w, events: revents });
             w.set_pending(self.q[pri].len() as c_int);
             self.n += 1;
             if pri > self.pri {
@@ -352,6 +353,8 @@ impl LoopHandle {
             sigfd_w2: unsafe { core::mem::zeroed() },
             // SAFETY: as above.
             timerfd_w2: unsafe { core::mem::zeroed() },
+            // SAFETY: as above.
+            dummy: unsafe { core::mem::zeroed() },
         }));
         let l = Loop {
             rt_now,
@@ -463,6 +466,15 @@ impl Drop for Loop {
 }
 
 impl Loop {
+    /// The stand-in for cleared pending slots (see [`Internal::dummy`]).
+    #[inline]
+    fn dummy(&self) -> WatcherPtr {
+        // SAFETY: `internal` is valid for the loop's lifetime; no reference is created.
+        let p = unsafe { core::ptr::addr_of_mut!((*self.internal).dummy) };
+        // SAFETY: our own zeroed watcher, valid for the loop's lifetime.
+        unsafe { WatcherPtr::from_raw(p) }.unwrap()
+    }
+
     fn pipe_w_ptr(&self) -> *mut ev_io {
         // SAFETY: `internal` is valid for the loop's lifetime; no reference is created.
         unsafe { core::ptr::addr_of_mut!((*self.internal).pipe_w) }
@@ -537,9 +549,10 @@ impl Loop {
         }
         let pri = w.abspri();
         w.set_pending(0);
+        let dummy = self.dummy();
         match self.pq.q[pri].get_mut(p as usize - 1) {
-            Some(slot) if slot.w == Some(w) => {
-                slot.w = None;
+            Some(slot) if slot.w == w => {
+                slot.w = dummy;
                 slot.events
             }
             _ => misuse("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
@@ -564,11 +577,10 @@ impl Loop {
             match q.pop() {
                 Some(e) => {
                     self.pq.n -= 1;
-                    // A slot emptied by `ev_clear_pending` is dropped silently.
-                    if let Some(w) = e.w {
-                        w.set_pending(0);
-                        return Some((w, e.events));
-                    }
+                    // (A slot emptied by `ev_clear_pending` holds the dummy watcher, which
+                    // has no callback: `invoke` skips it.)
+                    e.w.set_pending(0);
+                    return Some((e.w, e.events));
                 }
                 None => {
                     if !self.pq.step_down() {
@@ -1739,7 +1751,8 @@ impl Loop {
         }
         for (pri, q) in self.pq.q.iter().enumerate() {
             for (i, p) in q.iter().enumerate() {
-                if let Some(w) = p.w {
+                if p.w != self.dummy() {
+                    let w = p.w;
                     if w.pending() as usize != i + 1 {
                         return Err(format!(
                             "pending watcher at priority {pri} slot {i} has pending {}",
