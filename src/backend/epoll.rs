@@ -25,6 +25,8 @@ pub(super) const EPERM_LISTED: u8 = 1;
 /// `emask` value used for always-ready fds (never a real kernel mask).
 pub(super) const EMASK_EPERM: u8 = 0x80;
 
+const EV_ZERO: libc::epoll_event = libc::epoll_event { events: 0, u64: 0 };
+
 /// `epoll_ctl(epfd, op, fd, {mask, data})`; true on success (errno holds the error).
 pub(super) fn ctl(epfd: c_int, op: c_int, fd: c_int, mask: u8, data: u64) -> bool {
     let mut ev = libc::epoll_event {
@@ -120,7 +122,7 @@ impl Epoll {
         Some(Epoll {
             fd: m.fds[0],
             m,
-            events: Vec::with_capacity(64),
+            events: vec![EV_ZERO; 64],
             eperms: Vec::new(),
         })
     }
@@ -200,8 +202,9 @@ impl Epoll {
         if !self.eperms.is_empty() {
             timeout = 0.0;
         }
-        let cap = self.events.capacity().max(64);
-        // SAFETY: the kernel writes at most `cap` entries into the buffer's spare capacity.
+        // (`events` is kept initialised over its whole length: no length bookkeeping.)
+        let cap = self.events.len();
+        // SAFETY: the kernel writes at most `cap` entries into the buffer.
         let n = unsafe {
             libc::epoll_wait(
                 self.fd,
@@ -211,63 +214,66 @@ impl Epoll {
             )
         };
         if n < 0 {
-            match sys::errno() {
-                libc::EINTR => {}
-                // Our epoll fd was closed behind our back (EBADF) or its number now names
-                // another kind of file (EINVAL): build a new instance and re-register
-                // every fd at the next iteration. Nothing was lost: readiness is level-
-                // triggered and will be reported by the new instance.
-                libc::EBADF | libc::EINVAL => out.rebuild = true,
-                _ => crate::ffi::globals::syserr(c"(libev) epoll_wait"),
-            }
+            self.wait_failed(out);
             return;
         }
         let n = n as usize;
-        // SAFETY: the kernel initialised the first `n` entries.
-        unsafe { self.events.set_len(n) };
-        // Room for every event up front: the loop then writes through a moving pointer,
-        // without capacity checks (and with few enough live values to need no spills).
+        // Room for every event up front: the loop then writes without capacity checks.
         out.ready.reserve(n);
-        let len = out.ready.len();
-        // SAFETY: `len` is within the allocation.
-        let start = unsafe { out.ready.as_mut_ptr().add(len) };
-        let mut dst = start;
-        let mut rebuild = false;
+        let base = out.ready.as_mut_ptr();
+        let mut k = out.ready.len();
         for ev in &self.events[..n] {
             let data = ev.u64;
             let fd = data as u32 as usize;
             let got = event_mask(ev.events);
             let Some(a) = anfds.get_mut(fd) else {
-                rebuild = true;
+                out.rebuild = true;
                 continue;
             };
             if (data >> 32) as u32 != a.egen {
                 // Stale: an old registration (see module comment).
-                rebuild = true;
+                out.rebuild = true;
                 continue;
             }
             if got & !a.events != 0 && !prune(self.fd, a, fd as c_int, data) {
-                rebuild = true;
+                out.rebuild = true;
                 continue;
             }
-            // SAFETY: at most `n` writes into the `n` slots reserved past `len`; nothing else
-            // touches `out.ready` in this loop.
-            unsafe {
-                dst.write((fd as i32, got as i32));
-                dst = dst.add(1);
-            }
+            // SAFETY: at most `n` writes into the `n` slots reserved past the length; nothing
+            // else touches `out.ready` in this loop.
+            unsafe { base.add(k).write((fd as i32, got as i32)) };
+            k += 1;
         }
-        // SAFETY: the slots from `start` to `dst` were initialised by the loop.
-        unsafe { out.ready.set_len(len + dst.offset_from(start) as usize) };
-        if rebuild {
-            out.rebuild = true;
-        }
+        // SAFETY: the slots up to `k` were initialised (before the loop or by it).
+        unsafe { out.ready.set_len(k) };
         if n == cap {
             // Full buffer: more may be ready; grow for the next wait.
-            self.events.reserve(cap * 2);
+            self.events.resize(cap * 2, EV_ZERO);
         }
-        self.events.clear();
-        // Always-ready fds (EPERM) report what their watchers want.
+        if !self.eperms.is_empty() {
+            self.report_eperms(anfds, out);
+        }
+    }
+
+    /// `epoll_wait` failed (errno set).
+    #[cold]
+    #[inline(never)]
+    fn wait_failed(&mut self, out: &mut PollOut) {
+        match sys::errno() {
+            libc::EINTR => {}
+            // Our epoll fd was closed behind our back (EBADF) or its number now names
+            // another kind of file (EINVAL): build a new instance and re-register
+            // every fd at the next iteration. Nothing was lost: readiness is level-
+            // triggered and will be reported by the new instance.
+            libc::EBADF | libc::EINVAL => out.rebuild = true,
+            _ => crate::ffi::globals::syserr(c"(libev) epoll_wait"),
+        }
+    }
+
+    /// Always-ready fds (EPERM) report what their watchers want.
+    #[cold]
+    #[inline(never)]
+    fn report_eperms(&mut self, anfds: &mut [Anfd], out: &mut PollOut) {
         let mut i = 0;
         while i < self.eperms.len() {
             let fd = self.eperms[i];

@@ -1341,13 +1341,10 @@ impl Uring {
 
     /// The per-event part of [`Uring::deliver`] (`0 < n <= self.events.len()`).
     fn deliver_events(&mut self, anfds: &mut [Anfd], n: usize, out: &mut PollOut) {
-        // Room for every event up front: the loop then writes without capacity checks,
-        // through a moving pointer (fewer live registers than base + index: no spills).
+        // Room for every event up front: the loop then writes without capacity checks.
         out.ready.reserve(n);
-        let len = out.ready.len();
-        // SAFETY: `len` is within the allocation.
-        let start = unsafe { out.ready.as_mut_ptr().add(len) };
-        let mut dst = start;
+        let base = out.ready.as_mut_ptr();
+        let mut k = out.ready.len();
         let mut rebuild = false;
         for ev in &self.events[..n] {
             let data = ev.u64;
@@ -1366,18 +1363,16 @@ impl Uring {
                 // Kernel mask wider than wanted (lazy stop): narrow it with the next batch.
                 Self::queue_prune(&mut self.changes, a, fd as c_int);
             }
-            // SAFETY: at most `n` writes into the `n` slots reserved past `len`; nothing else
-            // touches `out.ready` in this loop.
-            unsafe {
-                dst.write((fd as i32, got as i32));
-                dst = dst.add(1);
-            }
+            // SAFETY: at most `n` writes into the `n` slots reserved past the length; nothing
+            // else touches `out.ready` in this loop.
+            unsafe { base.add(k).write((fd as i32, got as i32)) };
+            k += 1;
         }
-        // SAFETY: the slots from `start` to `dst` were initialised by the loop.
-        unsafe { out.ready.set_len(len + dst.offset_from(start) as usize) };
         if rebuild {
             out.rebuild = true;
         }
+        // SAFETY: the slots up to `k` were initialised (before the loop or by it).
+        unsafe { out.ready.set_len(k) };
     }
 
     /// Queue the narrowing of `fd`'s registration to what its watchers want. Out of line:

@@ -176,12 +176,14 @@ impl Pending {
 
 impl Pending {
     /// The queue at `pri` is empty: move `pri` down to the next queue, or return false when
-    /// no entry is left anywhere. Out of line, so that the dispatch loop's only use of `n`
-    /// is a decrement in memory (inline, the count stayed in a register that was reloaded
-    /// and stored back around every callback).
-    #[inline(never)]
+    /// no entry is left anywhere. `n` is read with a volatile load so that the dispatch
+    /// loop's only other use of it stays a decrement in memory (with a plain load the
+    /// compiler kept the count in a register, reloaded and stored back around every
+    /// callback: three instructions per event instead of one).
+    #[inline]
     fn step_down(&mut self) -> bool {
-        if self.n == 0 || self.pri == 0 {
+        // SAFETY: an aligned, initialised field of `self`.
+        if unsafe { core::ptr::read_volatile(&self.n) } == 0 || self.pri == 0 {
             return false;
         }
         self.pri -= 1;
@@ -1999,11 +2001,9 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
         {
             // SAFETY: see above.
             let l = unsafe { &mut *core };
-            // (Cleared before the next poll.) The fd table and the queues as locals: through
-            // `l` the table's pointer was reloaded after every queued event.
-            let (anfds, pq) = (&l.anfds[..], &mut l.pq);
+            // (Cleared before the next poll.)
             for &(fd, ev) in &l.out.ready {
-                fd_event(anfds, pq, fd, ev);
+                fd_event(&l.anfds, &mut l.pq, fd, ev);
             }
             l.process_kills();
             if l.out.rebuild {
