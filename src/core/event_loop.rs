@@ -610,11 +610,13 @@ impl Loop {
     // ------------------------------------------------------------------ generic start/stop
 
     /// Clamp the priority into range and write it back (visible to C, as in libev).
+    #[inline]
     fn pri_adjust(w: WatcherPtr) {
         let p = w.priority();
-        let c = p.clamp(EV_MINPRI, EV_MAXPRI);
-        if c != p {
-            w.set_priority(c);
+        // One unsigned compare for the range test (the clamp itself cost eight
+        // instructions on every start).
+        if p.wrapping_sub(EV_MINPRI) as u32 > (EV_MAXPRI - EV_MINPRI) as u32 {
+            w.set_priority(p.clamp(EV_MINPRI, EV_MAXPRI));
         }
     }
 
@@ -754,8 +756,32 @@ impl Loop {
         let was = a.reify;
         a.reify |= flags;
         if was == 0 {
-            self.fdchanges.push(fd);
+            self.push_fdchange(fd);
         }
+    }
+
+    /// Append `fd` to the change list. An fd is on the list at most once (only while its
+    /// `reify` is non-zero), and the list's capacity is kept at least the fd table's length
+    /// ([`Loop::anfds_grow`]), so the growth branch is never taken in practice. With the
+    /// growth call out of line and last, `ev_io_start`/`ev_io_stop` need no saved registers.
+    #[inline]
+    fn push_fdchange(&mut self, fd: c_int) {
+        let len = self.fdchanges.len();
+        if len < self.fdchanges.capacity() {
+            // SAFETY: `len < capacity`: the slot is allocated and unused.
+            unsafe {
+                self.fdchanges.as_mut_ptr().add(len).write(fd);
+                self.fdchanges.set_len(len + 1);
+            }
+        } else {
+            self.push_fdchange_slow(fd);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_fdchange_slow(&mut self, fd: c_int) {
+        self.fdchanges.push(fd);
     }
 
     #[inline(always)]
@@ -773,8 +799,10 @@ impl Loop {
             // keeps no registers across calls.
             return self.io_start_slow(w);
         }
-        self.start_w(w, 1);
-        let a = &mut self.anfds[fd as usize];
+        // SAFETY: `fd < anfds.len()` was checked above. (Indexing after `start_w` re-checked
+        // it: the watcher writes through a raw pointer could, as far as the compiler knows,
+        // have changed the table's length.)
+        let a = unsafe { self.anfds.get_unchecked_mut(fd as usize) };
         if a.head == w.raw() as *mut ev_watcher_list {
             misuse("libev: ev_io_start called with corrupted watcher");
         }
@@ -783,8 +811,9 @@ impl Loop {
         let was = a.reify;
         a.reify |= (events & EV__IOFDSET) as u8 | REIFY;
         w.set_io_events(events & !EV__IOFDSET);
+        self.start_w(w, 1);
         if was == 0 {
-            self.fdchanges.push(fd);
+            self.push_fdchange(fd);
         }
     }
 
@@ -806,6 +835,10 @@ impl Loop {
     #[inline(never)]
     fn anfds_grow(&mut self, fd: usize) {
         self.anfds.resize(fd + 1, Anfd::default());
+        // See `push_fdchange`: room for every fd of the table.
+        let n = self.anfds.len();
+        self.fdchanges
+            .reserve(n.saturating_sub(self.fdchanges.len()));
     }
 
     #[inline(always)]
@@ -823,17 +856,40 @@ impl Loop {
         let last = a.head.is_null();
         let was = a.reify;
         a.reify |= REIFY;
-        if was == 0 {
-            self.fdchanges.push(fd);
-        }
         self.stop_w(w);
-        if last {
-            // Last watcher gone: a backend whose kernel object holds the file (io_uring poll)
-            // lets go of it now, so that a close() right after this call releases the file.
-            // (It marks the fd EV__IOFDSET if it did: a restart in the same iteration must
-            // re-register even though the mask looks unchanged.)
-            self.backend.fd_released(&mut self.anfds, fd);
+        if last && self.releases_fds() {
+            // Out of line, so that the common path ends in the change-list append and keeps
+            // no values across a call.
+            return self.io_stop_released(fd, was);
         }
+        if was == 0 {
+            self.push_fdchange(fd);
+        }
+    }
+
+    /// Does the backend's kernel object hold a reference to each watched file (io_uring's
+    /// poll strategy)? Then the last `ev_io_stop` of an fd must release it.
+    #[inline]
+    fn releases_fds(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Backend::Uring(b) = &self.backend {
+            return b.mode() == backend::uring::Mode::Poll;
+        }
+        false
+    }
+
+    /// [`Loop::io_stop`]'s tail when the fd's last watcher went and the backend holds files.
+    #[cold]
+    #[inline(never)]
+    fn io_stop_released(&mut self, fd: c_int, was: u8) {
+        if was == 0 {
+            self.push_fdchange(fd);
+        }
+        // Last watcher gone: a backend whose kernel object holds the file (io_uring poll)
+        // lets go of it now, so that a close() right after this call releases the file.
+        // (It marks the fd EV__IOFDSET if it did: a restart in the same iteration must
+        // re-register even though the mask looks unchanged.)
+        self.backend.fd_released(&mut self.anfds, fd);
     }
 
     /// Apply the fd changes collected since the last iteration: one backend call per fd
