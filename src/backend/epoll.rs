@@ -218,34 +218,36 @@ impl Epoll {
             return;
         }
         let n = n as usize;
-        // Room for every event up front: the loop then writes without capacity checks.
-        out.ready.reserve(n);
-        let base = out.ready.as_mut_ptr();
-        let mut k = out.ready.len();
-        for ev in &self.events[..n] {
-            let data = ev.u64;
-            let fd = data as u32 as usize;
-            let got = event_mask(ev.events);
-            let Some(a) = anfds.get_mut(fd) else {
-                out.rebuild = true;
-                continue;
-            };
-            if (data >> 32) as u32 != a.egen {
-                // Stale: an old registration (see module comment).
-                out.rebuild = true;
-                continue;
+        if n != 0 {
+            // Room for every event up front: the loop then writes without capacity checks.
+            out.ready.reserve(n);
+            let base = out.ready.as_mut_ptr();
+            let mut k = out.ready.len();
+            for ev in &self.events[..n] {
+                let data = ev.u64;
+                let fd = data as u32 as usize;
+                let got = event_mask(ev.events);
+                let Some(a) = anfds.get_mut(fd) else {
+                    out.rebuild = true;
+                    continue;
+                };
+                if (data >> 32) as u32 != a.egen {
+                    // Stale: an old registration (see module comment).
+                    out.rebuild = true;
+                    continue;
+                }
+                if got & !a.events != 0 && !prune(self.fd, a, fd as c_int, data) {
+                    out.rebuild = true;
+                    continue;
+                }
+                // SAFETY: at most `n` writes into the `n` slots reserved past the length;
+                // nothing else touches `out.ready` in this loop.
+                unsafe { base.add(k).write((fd as i32, got as i32)) };
+                k += 1;
             }
-            if got & !a.events != 0 && !prune(self.fd, a, fd as c_int, data) {
-                out.rebuild = true;
-                continue;
-            }
-            // SAFETY: at most `n` writes into the `n` slots reserved past the length; nothing
-            // else touches `out.ready` in this loop.
-            unsafe { base.add(k).write((fd as i32, got as i32)) };
-            k += 1;
+            // SAFETY: the slots up to `k` were initialised (before the loop or by it).
+            unsafe { out.ready.set_len(k) };
         }
-        // SAFETY: the slots up to `k` were initialised (before the loop or by it).
-        unsafe { out.ready.set_len(k) };
         if n == cap {
             // Full buffer: more may be ready; grow for the next wait.
             self.events.resize(cap * 2, EV_ZERO);
