@@ -915,11 +915,11 @@ impl Uring {
     /// resumed waits out of line.
     #[inline]
     fn epoll_wait(&mut self, timeout: f64) -> usize {
-        // The flag first: it is almost always clear, and then the timeout need not be tested.
+        // The flag first (it is almost always clear), the rest out of line.
         let deadline = if RING_CLOSED_AT.load(Ordering::Relaxed) == 0 {
             f64::NEG_INFINITY
         } else {
-            resume_deadline(timeout)
+            Self::resume_deadline_slow(timeout)
         };
         let n = self.epoll_wait_once(timeout);
         if n >= 0 {
@@ -940,6 +940,12 @@ impl Uring {
                 epoll::wait_ms(timeout),
             )
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn resume_deadline_slow(timeout: f64) -> f64 {
+        resume_deadline(timeout)
     }
 
     /// `epoll_wait` failed (errno set): rebuild on a lost epoll fd, resume after an EINTR
@@ -1346,7 +1352,16 @@ impl Uring {
         let base = out.ready.as_mut_ptr();
         let mut k = out.ready.len();
         let mut rebuild = false;
-        for ev in &self.events[..n] {
+        let events = self.events[..n].as_ptr_range();
+        let mut p = events.start;
+        while p != events.end {
+            // SAFETY: `p` walks the first `n` (initialised) events; nothing resizes
+            // `self.events` in this loop (the prune only touches `self.changes`). A pointer
+            // rather than a slice borrow lets the rare prune take `&mut self` (passing
+            // `&mut self.changes` cost a spilled address on every call).
+            let ev = unsafe { *p };
+            // SAFETY: at most `end`.
+            p = unsafe { p.add(1) };
             let data = ev.u64;
             let fd = data as u32 as usize;
             let got = event_mask(ev.events);
@@ -1361,7 +1376,7 @@ impl Uring {
             }
             if got & !a.events != 0 {
                 // Kernel mask wider than wanted (lazy stop): narrow it with the next batch.
-                Self::queue_prune(&mut self.changes, a, fd as c_int);
+                self.queue_prune(a, fd as c_int);
             }
             // SAFETY: at most `n` writes into the `n` slots reserved past the length; nothing
             // else touches `out.ready` in this loop.
@@ -1380,7 +1395,7 @@ impl Uring {
     /// [`Uring::deliver_events`] instructions on every event.
     #[cold]
     #[inline(never)]
-    fn queue_prune(changes: &mut Vec<Change>, a: &mut Anfd, fd: c_int) {
+    fn queue_prune(&mut self, a: &mut Anfd, fd: c_int) {
         let want = a.events;
         a.emask = want;
         a.eflags |= PRUNE_QUEUED;
@@ -1389,7 +1404,7 @@ impl Uring {
         } else {
             libc::EPOLL_CTL_DEL
         };
-        changes.push(Change {
+        self.changes.push(Change {
             fd,
             gen: a.egen,
             op: op as u8,
