@@ -313,19 +313,22 @@ impl Drop for Epoll {
     }
 }
 
-/// [`sys::timeout_ms`] (same value: libev's rounding), with an unchecked final conversion:
-/// the value is in `(0, i32::MAX]` and never NaN there, so the saturating cast's clamps and
-/// NaN test (five instructions on every wait) are dead.
+/// [`sys::timeout_ms`] (same value: libev's rounding), computed with a clamp and an
+/// unchecked conversion: the saturating cast's range and NaN tests cost five instructions
+/// on every wait.
 #[inline]
 pub(super) fn wait_ms(t: f64) -> c_int {
     if t > 0.0 {
         let ms = t * 1e3 + 0.9999;
-        if ms < i32::MAX as f64 {
-            // SAFETY: `0.9999 < ms < i32::MAX` (a NaN `t` fails `t > 0.0`), so the truncated
-            // value is representable.
-            return unsafe { ms.to_int_unchecked::<c_int>() };
-        }
-        return i32::MAX;
+        // (Written as a select so that it compiles to one `minsd`.)
+        let ms = if ms < i32::MAX as f64 {
+            ms
+        } else {
+            i32::MAX as f64
+        };
+        // SAFETY: `0.9999 < ms <= i32::MAX` (a NaN `t` fails `t > 0.0`, and an infinite one
+        // is clamped), so the truncated value is representable.
+        return unsafe { ms.to_int_unchecked::<c_int>() };
     }
     0
 }
