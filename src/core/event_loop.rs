@@ -155,7 +155,7 @@ impl Pending {
         // In range unless C code wrote the field directly: then clamp, as everywhere.
         let mut pri = (w.priority() - EV_MINPRI) as u32 as usize;
         if pri >= NUMPRI {
-            pri = w.abspri();
+            pri = clamped_pri(w);
         }
         let p = w.pending();
         if p != 0 {
@@ -189,6 +189,14 @@ impl Pending {
         self.pri -= 1;
         true
     }
+}
+
+/// [`WatcherPtr::abspri`] for a priority C code put out of range. Out of line: inline, the
+/// clamp's constants were loaded into registers before every dispatch loop.
+#[cold]
+#[inline(never)]
+fn clamped_pri(w: WatcherPtr) -> usize {
+    w.abspri()
 }
 
 /// Deliver kernel readiness for `fd`, unless the fd has unapplied changes (then the event may
@@ -2018,7 +2026,9 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                         wt = if wt <= 0.0 { 0.0 } else { mintime };
                     }
                 }
-                if l.io_blocktime != 0.0 {
+                // (`> 0.0`, not `!= 0.0`: one branch less, and a negative or NaN blocktime
+                // never sleeps either way.)
+                if l.io_blocktime > 0.0 {
                     let mintime = l.backend.mintime();
                     let mut st = l.io_blocktime - (l.mn_now - prev_mn_now);
                     if st > wt - mintime {
