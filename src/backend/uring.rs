@@ -545,8 +545,7 @@ impl Uring {
             return;
         }
         if self.mode == Mode::Poll {
-            self.modify_poll(anfds, fd, nev);
-            return;
+            return self.modify_poll_outlined(anfds, fd, nev);
         }
         if nev == 0 {
             // Lazy, as the epoll backend: no EPOLL_CTL_DEL for a stop.
@@ -556,7 +555,7 @@ impl Uring {
         if a.eflags & PRUNE_QUEUED != 0 {
             // A narrowing of this fd is queued: this change supersedes it.
             a.eflags &= !PRUNE_QUEUED;
-            self.drop_queued_prune(fd);
+            return self.modify_after_prune(anfds, fd, oev, nev);
         }
         let oldmask = a.emask;
         a.emask = nev;
@@ -566,14 +565,47 @@ impl Uring {
         } else {
             libc::EPOLL_CTL_ADD
         };
-        self.changes.push(Change {
+        let ch = Change {
             fd,
             gen: a.egen,
             op: op as u8,
             mask: nev,
             oldmask,
             prune: false,
-        });
+        };
+        // The append with its growth out of line and last: the common path then keeps no
+        // values across a call (no saved registers; the inlined poll strategy and the
+        // growth call cost ~20 instructions per change).
+        let len = self.changes.len();
+        if len < self.changes.capacity() {
+            // SAFETY: `len < capacity`: the slot is allocated and unused.
+            unsafe {
+                self.changes.as_mut_ptr().add(len).write(ch);
+                self.changes.set_len(len + 1);
+            }
+        } else {
+            self.push_change_slow(ch);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_change_slow(&mut self, ch: Change) {
+        self.changes.push(ch);
+    }
+
+    /// [`Uring::modify`] for the poll strategy (a measurement knob, not the default).
+    #[inline(never)]
+    fn modify_poll_outlined(&mut self, anfds: &mut [Anfd], fd: c_int, nev: u8) {
+        self.modify_poll(anfds, fd, nev);
+    }
+
+    /// [`Uring::modify`] after dropping the queued narrowing of `fd` (rare).
+    #[cold]
+    #[inline(never)]
+    fn modify_after_prune(&mut self, anfds: &mut [Anfd], fd: c_int, oev: u8, nev: u8) {
+        self.drop_queued_prune(fd);
+        self.modify(anfds, fd, oev, nev);
     }
 
     #[cold]
