@@ -172,9 +172,7 @@ impl Pending {
             }
         }
     }
-}
 
-impl Pending {
     /// The queue at `pri` is empty: move `pri` down to the next queue, or return false when
     /// no entry is left anywhere. `n` is read with a volatile load so that the dispatch
     /// loop's only other use of it stays a decrement in memory (with a plain load the
