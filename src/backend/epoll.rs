@@ -25,6 +25,8 @@ pub(super) const EPERM_LISTED: u8 = 1;
 /// `emask` value used for always-ready fds (never a real kernel mask).
 pub(super) const EMASK_EPERM: u8 = 0x80;
 
+const EV_ZERO: libc::epoll_event = libc::epoll_event { events: 0, u64: 0 };
+
 /// `epoll_ctl(epfd, op, fd, {mask, data})`; true on success (errno holds the error).
 pub(super) fn ctl(epfd: c_int, op: c_int, fd: c_int, mask: u8, data: u64) -> bool {
     let mut ev = libc::epoll_event {
@@ -120,7 +122,7 @@ impl Epoll {
         Some(Epoll {
             fd: m.fds[0],
             m,
-            events: Vec::with_capacity(64),
+            events: vec![EV_ZERO; 64],
             eperms: Vec::new(),
         })
     }
@@ -200,67 +202,80 @@ impl Epoll {
         if !self.eperms.is_empty() {
             timeout = 0.0;
         }
-        let cap = self.events.capacity().max(64);
-        // SAFETY: the kernel writes at most `cap` entries into the buffer's spare capacity.
+        // (`events` is kept initialised over its whole length: no length bookkeeping.)
+        let cap = self.events.len();
+        // SAFETY: the kernel writes at most `cap` entries into the buffer.
         let n = unsafe {
             libc::epoll_wait(
                 self.fd,
                 self.events.as_mut_ptr(),
                 cap as c_int,
-                sys::timeout_ms(timeout),
+                wait_ms(timeout),
             )
         };
         if n < 0 {
-            match sys::errno() {
-                libc::EINTR => {}
-                // Our epoll fd was closed behind our back (EBADF) or its number now names
-                // another kind of file (EINVAL): build a new instance and re-register
-                // every fd at the next iteration. Nothing was lost: readiness is level-
-                // triggered and will be reported by the new instance.
-                libc::EBADF | libc::EINVAL => out.rebuild = true,
-                _ => crate::ffi::globals::syserr(c"(libev) epoll_wait"),
-            }
+            self.wait_failed(out);
             return;
         }
-        // SAFETY: the kernel initialised the first `n` entries.
-        unsafe { self.events.set_len(n as usize) };
-        for i in 0..n as usize {
-            let ev = self.events[i];
-            let data = ev.u64;
-            let fd = data as u32 as usize;
-            let got = event_mask(ev.events);
-            let Some(a) = anfds.get_mut(fd) else {
-                out.rebuild = true;
-                continue;
-            };
-            if (data >> 32) as u32 != a.egen {
-                // Stale: an old registration (see module comment).
-                out.rebuild = true;
-                continue;
-            }
-            let want = a.events;
-            if got & !want != 0 {
-                // The kernel mask is wider than wanted (lazy change): narrow it now.
-                a.emask = want;
-                let op = if want != 0 {
-                    libc::EPOLL_CTL_MOD
-                } else {
-                    libc::EPOLL_CTL_DEL
+        let n = n as usize;
+        if n != 0 {
+            // Room for every event up front: the loop then writes without capacity checks.
+            out.ready.reserve(n);
+            let base = out.ready.as_mut_ptr();
+            let mut k = out.ready.len();
+            for ev in &self.events[..n] {
+                let data = ev.u64;
+                let fd = data as u32 as usize;
+                let got = event_mask(ev.events);
+                let Some(a) = anfds.get_mut(fd) else {
+                    out.rebuild = true;
+                    continue;
                 };
-                let d = data;
-                if !self.ctl(op, fd as c_int, want, d) {
+                if (data >> 32) as u32 != a.egen {
+                    // Stale: an old registration (see module comment).
                     out.rebuild = true;
                     continue;
                 }
+                if got & !a.events != 0 && !prune(self.fd, a, fd as c_int, data) {
+                    out.rebuild = true;
+                    continue;
+                }
+                // SAFETY: at most `n` writes into the `n` slots reserved past the length;
+                // nothing else touches `out.ready` in this loop.
+                unsafe { base.add(k).write((fd as i32, got as i32)) };
+                k += 1;
             }
-            out.ready.push((fd as i32, got as i32));
+            // SAFETY: the slots up to `k` were initialised (before the loop or by it).
+            unsafe { out.ready.set_len(k) };
         }
-        if n as usize == cap {
+        if n == cap {
             // Full buffer: more may be ready; grow for the next wait.
-            self.events.reserve(cap * 2);
+            self.events.resize(cap * 2, EV_ZERO);
         }
-        self.events.clear();
-        // Always-ready fds (EPERM) report what their watchers want.
+        if !self.eperms.is_empty() {
+            self.report_eperms(anfds, out);
+        }
+    }
+
+    /// `epoll_wait` failed (errno set).
+    #[cold]
+    #[inline(never)]
+    fn wait_failed(&mut self, out: &mut PollOut) {
+        match sys::errno() {
+            libc::EINTR => {}
+            // Our epoll fd was closed behind our back (EBADF) or its number now names
+            // another kind of file (EINVAL): build a new instance and re-register
+            // every fd at the next iteration. Nothing was lost: readiness is level-
+            // triggered and will be reported by the new instance.
+            libc::EBADF | libc::EINVAL => out.rebuild = true,
+            _ => crate::ffi::globals::syserr(c"(libev) epoll_wait"),
+        }
+    }
+
+    /// Always-ready fds (EPERM) report what their watchers want.
+    #[cold]
+    #[inline(never)]
+    fn report_eperms(&mut self, anfds: &mut [Anfd], out: &mut PollOut) {
         let mut i = 0;
         while i < self.eperms.len() {
             let fd = self.eperms[i];
@@ -276,10 +291,46 @@ impl Epoll {
     }
 }
 
+/// The kernel mask of `fd` is wider than its watchers want (a lazy change): narrow it now.
+/// False if the kernel refused. Out of line: rare, and inline it costs the per-event loop
+/// register spills.
+#[cold]
+#[inline(never)]
+fn prune(epfd: c_int, a: &mut Anfd, fd: c_int, data: u64) -> bool {
+    let want = a.events;
+    a.emask = want;
+    let op = if want != 0 {
+        libc::EPOLL_CTL_MOD
+    } else {
+        libc::EPOLL_CTL_DEL
+    };
+    ctl(epfd, op, fd, want, data)
+}
+
 impl Drop for Epoll {
     fn drop(&mut self) {
         self.m.release();
     }
+}
+
+/// [`sys::timeout_ms`] (same value: libev's rounding), computed with a clamp and an
+/// unchecked conversion: the saturating cast's range and NaN tests cost five instructions
+/// on every wait.
+#[inline]
+pub(super) fn wait_ms(t: f64) -> c_int {
+    if t > 0.0 {
+        let ms = t * 1e3 + 0.9999;
+        // (Written as a select so that it compiles to one `minsd`.)
+        let ms = if ms < i32::MAX as f64 {
+            ms
+        } else {
+            i32::MAX as f64
+        };
+        // SAFETY: `0.9999 < ms <= i32::MAX` (a NaN `t` fails `t > 0.0`, and an infinite one
+        // is clamped), so the truncated value is representable.
+        return unsafe { ms.to_int_unchecked::<c_int>() };
+    }
+    0
 }
 
 /// `EV_READ`/`EV_WRITE` → epoll event bits (shared with the io_uring backend).
@@ -332,6 +383,29 @@ pub(super) fn event_mask(e: u32) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wait_ms_matches_timeout_ms() {
+        for t in [
+            -1.0,
+            0.0,
+            1e-9,
+            1e-4,
+            0.001,
+            0.0015,
+            0.5,
+            1.0,
+            59.743,
+            1e6,
+            2.1e6,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ] {
+            assert_eq!(wait_ms(t), sys::timeout_ms(t), "{t}");
+        }
+    }
 
     #[test]
     fn event_mask_table_matches_the_rule() {

@@ -223,7 +223,18 @@ impl Backend {
     }
 
     /// Wait up to `timeout` seconds and report readiness into `out`.
+    #[inline]
     pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
+        // The default backends first, each behind one compare (a `match` compiled to a
+        // jump table: five instructions on every iteration).
+        #[cfg(target_os = "linux")]
+        if let Backend::Uring(b) = self {
+            return b.poll(anfds, timeout, out);
+        }
+        #[cfg(target_os = "linux")]
+        if let Backend::Epoll(b) = self {
+            return b.poll(anfds, timeout, out);
+        }
         match self {
             #[cfg(target_os = "linux")]
             Backend::Uring(b) => b.poll(anfds, timeout, out),

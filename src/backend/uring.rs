@@ -647,8 +647,7 @@ impl Uring {
             return;
         }
         if self.mode == Mode::Poll {
-            self.modify_poll(anfds, fd, nev);
-            return;
+            return self.modify_poll_outlined(anfds, fd, nev);
         }
         if nev == 0 {
             // Lazy, as the epoll backend: no EPOLL_CTL_DEL for a stop.
@@ -658,7 +657,7 @@ impl Uring {
         if a.eflags & PRUNE_QUEUED != 0 {
             // A narrowing of this fd is queued: this change supersedes it.
             a.eflags &= !PRUNE_QUEUED;
-            self.drop_queued_prune(fd);
+            return self.modify_after_prune(anfds, fd, oev, nev);
         }
         let oldmask = a.emask;
         a.emask = nev;
@@ -668,14 +667,47 @@ impl Uring {
         } else {
             libc::EPOLL_CTL_ADD
         };
-        self.changes.push(Change {
+        let ch = Change {
             fd,
             gen: a.egen,
             op: op as u8,
             mask: nev,
             oldmask,
             prune: false,
-        });
+        };
+        // The append with its growth out of line and last: the common path then keeps no
+        // values across a call (no saved registers; the inlined poll strategy and the
+        // growth call cost ~20 instructions per change).
+        let len = self.changes.len();
+        if len < self.changes.capacity() {
+            // SAFETY: `len < capacity`: the slot is allocated and unused.
+            unsafe {
+                self.changes.as_mut_ptr().add(len).write(ch);
+                self.changes.set_len(len + 1);
+            }
+        } else {
+            self.push_change_slow(ch);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_change_slow(&mut self, ch: Change) {
+        self.changes.push(ch);
+    }
+
+    /// [`Uring::modify`] for the poll strategy (a measurement knob, not the default).
+    #[inline(never)]
+    fn modify_poll_outlined(&mut self, anfds: &mut [Anfd], fd: c_int, nev: u8) {
+        self.modify_poll(anfds, fd, nev);
+    }
+
+    /// [`Uring::modify`] after dropping the queued narrowing of `fd` (rare).
+    #[cold]
+    #[inline(never)]
+    fn modify_after_prune(&mut self, anfds: &mut [Anfd], fd: c_int, oev: u8, nev: u8) {
+        self.drop_queued_prune(fd);
+        self.modify(anfds, fd, oev, nev);
     }
 
     #[cold]
@@ -1052,7 +1084,12 @@ impl Uring {
     /// resumed waits out of line.
     #[inline]
     fn epoll_wait(&mut self, timeout: f64) -> usize {
-        let deadline = resume_deadline(timeout);
+        // The flag first (it is almost always clear), the rest out of line.
+        let deadline = if RING_CLOSED_AT.load(Ordering::Relaxed) == 0 {
+            f64::NEG_INFINITY
+        } else {
+            Self::resume_deadline_slow(timeout)
+        };
         let n = self.epoll_wait_once(timeout);
         if n >= 0 {
             return n as usize;
@@ -1069,9 +1106,15 @@ impl Uring {
                 self.epfd,
                 self.events.as_mut_ptr(),
                 cap as c_int,
-                sys::timeout_ms(timeout),
+                epoll::wait_ms(timeout),
             )
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn resume_deadline_slow(timeout: f64) -> f64 {
+        resume_deadline(timeout)
     }
 
     /// `epoll_wait` failed (errno set): rebuild on a lost epoll fd, resume after an EINTR
@@ -1475,49 +1518,69 @@ impl Uring {
     fn deliver_events(&mut self, anfds: &mut [Anfd], n: usize, out: &mut PollOut) {
         // Room for every event up front: the loop then writes without capacity checks.
         out.ready.reserve(n);
-        let base = out.ready.len();
-        let dst = out.ready.as_mut_ptr();
-        let mut k = 0;
-        for ev in &self.events[..n] {
+        let base = out.ready.as_mut_ptr();
+        let mut k = out.ready.len();
+        let mut rebuild = false;
+        let events = self.events[..n].as_ptr_range();
+        let mut p = events.start;
+        while p != events.end {
+            // SAFETY: `p` walks the first `n` (initialised) events; nothing resizes
+            // `self.events` in this loop (the prune only touches `self.changes`). A pointer
+            // rather than a slice borrow lets the rare prune take `&mut self` (passing
+            // `&mut self.changes` cost a spilled address on every call).
+            let ev = unsafe { *p };
+            // SAFETY: at most `end`.
+            p = unsafe { p.add(1) };
             let data = ev.u64;
             let fd = data as u32 as usize;
             let got = event_mask(ev.events);
             let Some(a) = anfds.get_mut(fd) else {
-                out.rebuild = true;
+                rebuild = true;
                 continue;
             };
             if (data >> 32) as u32 != a.egen {
-                if a.eflags & FIXED == 0 {
-                    out.rebuild = true; // interference (see the epoll backend)
-                }
+                // Interference (see the epoll backend), unless the fd was just re-added.
+                rebuild |= a.eflags & FIXED == 0;
                 continue;
             }
-            let want = a.events;
-            if got & !want != 0 {
+            if got & !a.events != 0 {
                 // Kernel mask wider than wanted (lazy stop): narrow it with the next batch.
-                a.emask = want;
-                a.eflags |= PRUNE_QUEUED;
-                let op = if want != 0 {
-                    libc::EPOLL_CTL_MOD
-                } else {
-                    libc::EPOLL_CTL_DEL
-                };
-                self.changes.push(Change {
-                    fd: fd as c_int,
-                    gen: (data >> 32) as u32,
-                    op: op as u8,
-                    mask: want,
-                    oldmask: want,
-                    prune: true,
-                });
+                self.queue_prune(a, fd as c_int);
             }
-            // SAFETY: `k < n` and `n` slots past `base` were reserved above; nothing else
-            // touches `out.ready` in this loop.
-            unsafe { dst.add(base + k).write((fd as i32, got as i32)) };
+            // SAFETY: at most `n` writes into the `n` slots reserved past the length; nothing
+            // else touches `out.ready` in this loop.
+            unsafe { base.add(k).write((fd as i32, got as i32)) };
             k += 1;
         }
-        // SAFETY: the first `k` reserved slots were initialised by the loop.
-        unsafe { out.ready.set_len(base + k) };
+        if rebuild {
+            out.rebuild = true;
+        }
+        // SAFETY: the slots up to `k` were initialised (before the loop or by it).
+        unsafe { out.ready.set_len(k) };
+    }
+
+    /// Queue the narrowing of `fd`'s registration to what its watchers want. Out of line:
+    /// rare (after a lazy stop), and inline its spills cost the per-event loop of
+    /// [`Uring::deliver_events`] instructions on every event.
+    #[cold]
+    #[inline(never)]
+    fn queue_prune(&mut self, a: &mut Anfd, fd: c_int) {
+        let want = a.events;
+        a.emask = want;
+        a.eflags |= PRUNE_QUEUED;
+        let op = if want != 0 {
+            libc::EPOLL_CTL_MOD
+        } else {
+            libc::EPOLL_CTL_DEL
+        };
+        self.changes.push(Change {
+            fd,
+            gen: a.egen,
+            op: op as u8,
+            mask: want,
+            oldmask: want,
+            prune: true,
+        });
     }
 
     /// Turn the wait's `n` events into readiness (the epoll backend's rules).
@@ -1531,11 +1594,19 @@ impl Uring {
             // Full buffer: more may be ready; grow for the next wait.
             self.events.resize(cap * 2, EV_ZERO);
         }
-        if !self.fixed.is_empty() {
-            for fd in self.fixed.drain(..) {
-                if let Some(a) = anfds.get_mut(fd as usize) {
-                    a.eflags &= !FIXED;
-                }
+        if !self.fixed.is_empty() || !self.eperms.is_empty() {
+            self.deliver_rare(anfds, out);
+        }
+    }
+
+    /// The rare part of [`Uring::deliver`]: fds re-added by an error recovery this batch, and
+    /// the always-ready (EPERM) fds. Out of line: one test on the common path.
+    #[cold]
+    #[inline(never)]
+    fn deliver_rare(&mut self, anfds: &mut [Anfd], out: &mut PollOut) {
+        for fd in self.fixed.drain(..) {
+            if let Some(a) = anfds.get_mut(fd as usize) {
+                a.eflags &= !FIXED;
             }
         }
         let mut i = 0;

@@ -115,6 +115,10 @@ struct Internal {
     /// Watches the wall-clock timerfd (created with the first periodic); runs at `EV_MINPRI`.
     timerfd_w: ev_io,
     timerfd_w2: ev_io,
+    /// Stands in for a watcher whose pending event `ev_clear_pending` withdrew (libev's
+    /// dummy watcher): it has no callback, so dispatch skips it without testing every slot
+    /// for emptiness. Written (its `pending` field) but never read.
+    dummy: ev_watcher,
 }
 
 /// What C's `struct ev_loop *` points at.
@@ -125,8 +129,8 @@ pub struct LoopHandle {
 
 #[derive(Clone, Copy)]
 struct Anpending {
-    /// `None` once `ev_clear_pending` emptied the slot (libev's dummy watcher).
-    w: Option<WatcherPtr>,
+    /// The loop's dummy watcher once `ev_clear_pending` emptied the slot ([`Internal`]).
+    w: WatcherPtr,
     events: c_int,
 }
 
@@ -151,7 +155,7 @@ impl Pending {
         // In range unless C code wrote the field directly: then clamp, as everywhere.
         let mut pri = (w.priority() - EV_MINPRI) as u32 as usize;
         if pri >= NUMPRI {
-            pri = w.abspri();
+            pri = clamped_pri(w);
         }
         let p = w.pending();
         if p != 0 {
@@ -160,10 +164,7 @@ impl Pending {
                 None => misuse("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
             }
         } else {
-            self.q[pri].push(Anpending {
-                w: Some(w),
-                events: revents,
-            });
+            self.q[pri].push(Anpending { w, events: revents });
             w.set_pending(self.q[pri].len() as c_int);
             self.n += 1;
             if pri > self.pri {
@@ -171,6 +172,29 @@ impl Pending {
             }
         }
     }
+
+    /// The queue at `pri` is empty: move `pri` down to the next queue, or return false when
+    /// no entry is left anywhere. `n` is read with a volatile load so that the dispatch
+    /// loop's only other use of it stays a decrement in memory (with a plain load the
+    /// compiler kept the count in a register, reloaded and stored back around every
+    /// callback: three instructions per event instead of one).
+    #[inline]
+    fn step_down(&mut self) -> bool {
+        // SAFETY: an aligned, initialised field of `self`.
+        if unsafe { core::ptr::read_volatile(&self.n) } == 0 || self.pri == 0 {
+            return false;
+        }
+        self.pri -= 1;
+        true
+    }
+}
+
+/// [`WatcherPtr::abspri`] for a priority C code put out of range. Out of line: inline, the
+/// clamp's constants were loaded into registers before every dispatch loop.
+#[cold]
+#[inline(never)]
+fn clamped_pri(w: WatcherPtr) -> usize {
+    w.abspri()
 }
 
 /// Deliver kernel readiness for `fd`, unless the fd has unapplied changes (then the event may
@@ -337,6 +361,8 @@ impl LoopHandle {
             sigfd_w2: unsafe { core::mem::zeroed() },
             // SAFETY: as above.
             timerfd_w2: unsafe { core::mem::zeroed() },
+            // SAFETY: as above.
+            dummy: unsafe { core::mem::zeroed() },
         }));
         let l = Loop {
             rt_now,
@@ -451,6 +477,15 @@ impl Drop for Loop {
 }
 
 impl Loop {
+    /// The stand-in for cleared pending slots (see [`Internal::dummy`]).
+    #[inline]
+    fn dummy(&self) -> WatcherPtr {
+        // SAFETY: `internal` is valid for the loop's lifetime; no reference is created.
+        let p = unsafe { core::ptr::addr_of_mut!((*self.internal).dummy) };
+        // SAFETY: our own zeroed watcher, valid for the loop's lifetime.
+        unsafe { WatcherPtr::from_raw(p) }.unwrap()
+    }
+
     fn pipe_w_ptr(&self) -> *mut ev_io {
         // SAFETY: `internal` is valid for the loop's lifetime; no reference is created.
         unsafe { core::ptr::addr_of_mut!((*self.internal).pipe_w) }
@@ -525,9 +560,10 @@ impl Loop {
         }
         let pri = w.abspri();
         w.set_pending(0);
+        let dummy = self.dummy();
         match self.pq.q[pri].get_mut(p as usize - 1) {
-            Some(slot) if slot.w == Some(w) => {
-                slot.w = None;
+            Some(slot) if slot.w == w => {
+                slot.w = dummy;
                 slot.events
             }
             _ => misuse("libev: pending watcher not on its pending queue (watcher memory corrupted, or priority changed while pending)"),
@@ -544,20 +580,23 @@ impl Loop {
     fn pop_pending(&mut self) -> Option<(WatcherPtr, c_int)> {
         loop {
             let pri = self.pq.pri;
-            match self.pq.q[pri].pop() {
+            debug_assert!(pri < NUMPRI);
+            // SAFETY: `pq.pri` is only ever set to a clamped priority index (`Pending::feed`)
+            // or lowered towards 0 below, so it is always `< NUMPRI`. (Unchecked: the bounds
+            // check cost two instructions per dispatched event.)
+            let q = unsafe { self.pq.q.get_unchecked_mut(pri) };
+            match q.pop() {
                 Some(e) => {
                     self.pq.n -= 1;
-                    // A slot emptied by `ev_clear_pending` is dropped silently.
-                    if let Some(w) = e.w {
-                        w.set_pending(0);
-                        return Some((w, e.events));
-                    }
+                    // (A slot emptied by `ev_clear_pending` holds the dummy watcher, which
+                    // has no callback: `invoke` skips it.)
+                    e.w.set_pending(0);
+                    return Some((e.w, e.events));
                 }
                 None => {
-                    if self.pq.n == 0 || pri == 0 {
+                    if !self.pq.step_down() {
                         return None;
                     }
-                    self.pq.pri = pri - 1;
                 }
             }
         }
@@ -580,11 +619,13 @@ impl Loop {
     // ------------------------------------------------------------------ generic start/stop
 
     /// Clamp the priority into range and write it back (visible to C, as in libev).
+    #[inline]
     fn pri_adjust(w: WatcherPtr) {
         let p = w.priority();
-        let c = p.clamp(EV_MINPRI, EV_MAXPRI);
-        if c != p {
-            w.set_priority(c);
+        // One unsigned compare for the range test (the clamp itself cost eight
+        // instructions on every start).
+        if p.wrapping_sub(EV_MINPRI) as u32 > (EV_MAXPRI - EV_MINPRI) as u32 {
+            w.set_priority(p.clamp(EV_MINPRI, EV_MAXPRI));
         }
     }
 
@@ -724,8 +765,32 @@ impl Loop {
         let was = a.reify;
         a.reify |= flags;
         if was == 0 {
-            self.fdchanges.push(fd);
+            self.push_fdchange(fd);
         }
+    }
+
+    /// Append `fd` to the change list. An fd is on the list at most once (only while its
+    /// `reify` is non-zero), and the list's capacity is kept at least the fd table's length
+    /// ([`Loop::anfds_grow`]), so the growth branch is never taken in practice. With the
+    /// growth call out of line and last, `ev_io_start`/`ev_io_stop` need no saved registers.
+    #[inline]
+    fn push_fdchange(&mut self, fd: c_int) {
+        let len = self.fdchanges.len();
+        if len < self.fdchanges.capacity() {
+            // SAFETY: `len < capacity`: the slot is allocated and unused.
+            unsafe {
+                self.fdchanges.as_mut_ptr().add(len).write(fd);
+                self.fdchanges.set_len(len + 1);
+            }
+        } else {
+            self.push_fdchange_slow(fd);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_fdchange_slow(&mut self, fd: c_int) {
+        self.fdchanges.push(fd);
     }
 
     #[inline(always)]
@@ -743,8 +808,10 @@ impl Loop {
             // keeps no registers across calls.
             return self.io_start_slow(w);
         }
-        self.start_w(w, 1);
-        let a = &mut self.anfds[fd as usize];
+        // SAFETY: `fd < anfds.len()` was checked above. (Indexing after `start_w` re-checked
+        // it: the watcher writes through a raw pointer could, as far as the compiler knows,
+        // have changed the table's length.)
+        let a = unsafe { self.anfds.get_unchecked_mut(fd as usize) };
         if a.head == w.raw() as *mut ev_watcher_list {
             misuse("libev: ev_io_start called with corrupted watcher");
         }
@@ -753,8 +820,9 @@ impl Loop {
         let was = a.reify;
         a.reify |= (events & EV__IOFDSET) as u8 | REIFY;
         w.set_io_events(events & !EV__IOFDSET);
+        self.start_w(w, 1);
         if was == 0 {
-            self.fdchanges.push(fd);
+            self.push_fdchange(fd);
         }
     }
 
@@ -776,6 +844,10 @@ impl Loop {
     #[inline(never)]
     fn anfds_grow(&mut self, fd: usize) {
         self.anfds.resize(fd + 1, Anfd::default());
+        // See `push_fdchange`: room for every fd of the table.
+        let n = self.anfds.len();
+        self.fdchanges
+            .reserve(n.saturating_sub(self.fdchanges.len()));
     }
 
     #[inline(always)]
@@ -793,17 +865,40 @@ impl Loop {
         let last = a.head.is_null();
         let was = a.reify;
         a.reify |= REIFY;
-        if was == 0 {
-            self.fdchanges.push(fd);
-        }
         self.stop_w(w);
-        if last {
-            // Last watcher gone: a backend whose kernel object holds the file (io_uring poll)
-            // lets go of it now, so that a close() right after this call releases the file.
-            // (It marks the fd EV__IOFDSET if it did: a restart in the same iteration must
-            // re-register even though the mask looks unchanged.)
-            self.backend.fd_released(&mut self.anfds, fd);
+        if last && self.releases_fds() {
+            // Out of line, so that the common path ends in the change-list append and keeps
+            // no values across a call.
+            return self.io_stop_released(fd, was);
         }
+        if was == 0 {
+            self.push_fdchange(fd);
+        }
+    }
+
+    /// Does the backend's kernel object hold a reference to each watched file (io_uring's
+    /// poll strategy)? Then the last `ev_io_stop` of an fd must release it.
+    #[inline]
+    fn releases_fds(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Backend::Uring(b) = &self.backend {
+            return b.mode() == backend::uring::Mode::Poll;
+        }
+        false
+    }
+
+    /// [`Loop::io_stop`]'s tail when the fd's last watcher went and the backend holds files.
+    #[cold]
+    #[inline(never)]
+    fn io_stop_released(&mut self, fd: c_int, was: u8) {
+        if was == 0 {
+            self.push_fdchange(fd);
+        }
+        // Last watcher gone: a backend whose kernel object holds the file (io_uring poll)
+        // lets go of it now, so that a close() right after this call releases the file.
+        // (It marks the fd EV__IOFDSET if it did: a restart in the same iteration must
+        // re-register even though the mask looks unchanged.)
+        self.backend.fd_released(&mut self.anfds, fd);
     }
 
     /// Apply the fd changes collected since the last iteration: one backend call per fd
@@ -1723,7 +1818,8 @@ impl Loop {
         }
         for (pri, q) in self.pq.q.iter().enumerate() {
             for (i, p) in q.iter().enumerate() {
-                if let Some(w) = p.w {
+                if p.w != self.dummy() {
+                    let w = p.w;
                     if w.pending() as usize != i + 1 {
                         return Err(format!(
                             "pending watcher at priority {pri} slot {i} has pending {}",
@@ -1931,7 +2027,9 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                         wt = if wt <= 0.0 { 0.0 } else { mintime };
                     }
                 }
-                if l.io_blocktime != 0.0 {
+                // (`> 0.0`, not `!= 0.0`: one branch less, and a negative or NaN blocktime
+                // never sleeps either way.)
+                if l.io_blocktime > 0.0 {
                     let mintime = l.backend.mintime();
                     let mut st = l.io_blocktime - (l.mn_now - prev_mn_now);
                     if st > wt - mintime {
