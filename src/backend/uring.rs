@@ -897,15 +897,9 @@ impl Uring {
     // ------------------------------------------------------------------ poll
 
     pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
-        if self.foreign() || sys_pid_changed(self.pid) {
-            // Forked child (with or without ev_loop_fork): rebuild before any use.
-            self.changes.clear();
-            self.arm.clear();
-            out.rebuild = true;
-            return;
-        }
-        if self.broken || self.ring_lost {
-            out.rebuild = true;
+        // Non-short-circuit `|`: one branch for the three rare states (every iteration).
+        if self.foreign() | self.broken | self.ring_lost | sys_pid_changed(self.pid) {
+            self.poll_refused(out);
             return;
         }
         if self.mode == Mode::Poll {
@@ -913,9 +907,21 @@ impl Uring {
         } else {
             self.poll_epoll(anfds, timeout, out);
         }
-        if self.broken || self.epfd_lost || self.ring_lost {
+        if self.broken | self.epfd_lost | self.ring_lost {
             out.rebuild = true;
         }
+    }
+
+    /// A forked child (with or without ev_loop_fork), or a ring that failed: rebuild before
+    /// any use of the kernel objects.
+    #[cold]
+    #[inline(never)]
+    fn poll_refused(&mut self, out: &mut PollOut) {
+        if self.foreign() {
+            self.changes.clear();
+            self.arm.clear();
+        }
+        out.rebuild = true;
     }
 
     fn poll_poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
@@ -995,7 +1001,7 @@ impl Uring {
     }
 
     fn poll_epoll(&mut self, anfds: &mut [Anfd], mut timeout: f64, out: &mut PollOut) {
-        if !self.eperms.is_empty() || self.nonblock_next {
+        if (!self.eperms.is_empty()) | self.nonblock_next {
             timeout = 0.0;
         }
         self.nonblock_next = false;
