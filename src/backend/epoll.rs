@@ -14,7 +14,7 @@
 //!   (retry as ADD), EEXIST on ADD means it is still registered (MOD, or nothing if the mask
 //!   is already right); EBADF and other errors stop the fd's watchers with `EV_ERROR`.
 
-use super::{Anfd, PollOut};
+use super::{Anfd, Fds, Hooks, PollOut};
 use crate::core::loopfds::Members;
 use crate::ffi::abi::{EV_READ, EV_WRITE};
 use crate::sys;
@@ -198,12 +198,13 @@ impl Epoll {
         }
     }
 
-    pub fn poll(&mut self, anfds: &mut [Anfd], mut timeout: f64, out: &mut PollOut) {
+    pub fn poll(&mut self, fds: Fds, mut timeout: f64, out: &mut PollOut, hooks: &Hooks) {
         if !self.eperms.is_empty() {
             timeout = 0.0;
         }
         // (`events` is kept initialised over its whole length: no length bookkeeping.)
         let cap = self.events.len();
+        hooks.release();
         // SAFETY: the kernel writes at most `cap` entries into the buffer.
         let n = unsafe {
             libc::epoll_wait(
@@ -214,9 +215,14 @@ impl Epoll {
             )
         };
         if n < 0 {
-            self.wait_failed(out);
+            let err = sys::errno();
+            hooks.acquire();
+            self.wait_failed(err, out);
             return;
         }
+        hooks.acquire();
+        // SAFETY: after `acquire`: this thread owns the loop again (`Fds::get`).
+        let anfds = unsafe { fds.get() };
         let n = n as usize;
         if n != 0 {
             // Room for every event up front: the loop then writes without capacity checks.
@@ -260,8 +266,8 @@ impl Epoll {
     /// `epoll_wait` failed (errno set).
     #[cold]
     #[inline(never)]
-    fn wait_failed(&mut self, out: &mut PollOut) {
-        match sys::errno() {
+    fn wait_failed(&mut self, err: c_int, out: &mut PollOut) {
+        match err {
             libc::EINTR => {}
             // Our epoll fd was closed behind our back (EBADF) or its number now names
             // another kind of file (EINVAL): build a new instance and re-register

@@ -20,7 +20,87 @@ pub mod select;
 #[cfg(target_os = "linux")]
 pub mod uring;
 
+use crate::core::event_loop::HookCb;
 use crate::ffi::abi::*;
+
+/// The loop's fd table as a backend reaches it during [`Backend::poll`]: a pointer, borrowed
+/// afresh for each use. Between the loop's release and acquire hooks (which the backends call
+/// right around their blocking system call, as libev does) another thread may change
+/// watchers under the application's lock -- libev's documented pattern: start a watcher,
+/// then `ev_async_send` -- and starting one may grow, i.e. move, the table. So no reference
+/// into the table may be held across [`Hooks::release`]..[`Hooks::acquire`].
+#[derive(Clone, Copy)]
+pub struct Fds(*mut Vec<Anfd>);
+
+impl Fds {
+    /// Tests and backends' own helpers: a table the caller owns.
+    pub fn new(v: &mut Vec<Anfd>) -> Fds {
+        Fds(v)
+    }
+
+    /// The loop's table, reached through a field pointer (`ev_run`).
+    pub fn from_raw(p: *mut Vec<Anfd>) -> Fds {
+        Fds(p)
+    }
+
+    /// The table, borrowed for the caller's current step.
+    ///
+    /// # Safety
+    /// The table is alive, and the calling thread owns the loop right now: not between
+    /// [`Hooks::release`] and [`Hooks::acquire`], and no other borrow from [`Fds::get`] is
+    /// still in use.
+    #[inline]
+    pub unsafe fn get<'a>(self) -> &'a mut [Anfd] {
+        // SAFETY: the caller's contract above.
+        unsafe { (*self.0).as_mut_slice() }
+    }
+}
+
+/// The loop's release/acquire hooks (`ev_set_loop_release_cb`), called by each backend right
+/// around the system call that may block, as libev does.
+#[derive(Clone, Copy)]
+pub struct Hooks {
+    lp: *mut ev_loop,
+    release: HookCb,
+    acquire: HookCb,
+}
+
+impl Hooks {
+    pub const NONE: Hooks = Hooks {
+        lp: core::ptr::null_mut(),
+        release: None,
+        acquire: None,
+    };
+
+    pub fn new(lp: *mut ev_loop, release: HookCb, acquire: HookCb) -> Hooks {
+        Hooks {
+            lp,
+            release,
+            acquire,
+        }
+    }
+
+    /// Just before the blocking system call. From here until [`Hooks::acquire`] the backend
+    /// touches nothing but its own buffers and the kernel (see [`Fds`]); errno of the call
+    /// must be read before `acquire` (the hook may change it).
+    #[inline]
+    pub fn release(&self) {
+        if let Some(cb) = self.release {
+            // SAFETY: the application's hook, called with its own loop as libev calls it;
+            // no borrow of the loop's state is alive across it.
+            unsafe { cb(self.lp) };
+        }
+    }
+
+    /// Right after the blocking system call returned.
+    #[inline]
+    pub fn acquire(&self) {
+        if let Some(cb) = self.acquire {
+            // SAFETY: as for `release`.
+            unsafe { cb(self.lp) };
+        }
+    }
+}
 
 /// Per-fd state shared by the core and the backends.
 #[derive(Clone, Copy)]
@@ -222,28 +302,29 @@ impl Backend {
         let _ = (anfds, fd);
     }
 
-    /// Wait up to `timeout` seconds and report readiness into `out`.
+    /// Wait up to `timeout` seconds and report readiness into `out`, calling `hooks` right
+    /// around the blocking system call (see [`Fds`]).
     #[inline]
-    pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
+    pub fn poll(&mut self, fds: Fds, timeout: f64, out: &mut PollOut, hooks: &Hooks) {
         // The default backends first, each behind one compare (a `match` compiled to a
         // jump table: five instructions on every iteration).
         #[cfg(target_os = "linux")]
         if let Backend::Uring(b) = self {
-            return b.poll(anfds, timeout, out);
+            return b.poll(fds, timeout, out, hooks);
         }
         #[cfg(target_os = "linux")]
         if let Backend::Epoll(b) = self {
-            return b.poll(anfds, timeout, out);
+            return b.poll(fds, timeout, out, hooks);
         }
         match self {
             #[cfg(target_os = "linux")]
-            Backend::Uring(b) => b.poll(anfds, timeout, out),
+            Backend::Uring(b) => b.poll(fds, timeout, out, hooks),
             #[cfg(evring_kqueue)]
-            Backend::Kqueue(b) => b.poll(anfds, timeout, out),
+            Backend::Kqueue(b) => b.poll(fds, timeout, out, hooks),
             #[cfg(target_os = "linux")]
-            Backend::Epoll(b) => b.poll(anfds, timeout, out),
-            Backend::Poll(b) => b.poll(anfds, timeout, out),
-            Backend::Select(b) => b.poll(anfds, timeout, out),
+            Backend::Epoll(b) => b.poll(fds, timeout, out, hooks),
+            Backend::Poll(b) => b.poll(fds, timeout, out, hooks),
+            Backend::Select(b) => b.poll(fds, timeout, out, hooks),
         }
     }
 

@@ -5,7 +5,7 @@
 //! without assertions). EBADF from poll itself makes the loop probe every fd with fcntl and
 //! kill the bad ones; ENOMEM kills the highest fd (libev's "fd_enomem").
 
-use super::{Anfd, PollOut};
+use super::{Fds, Hooks, PollOut};
 use crate::ffi::abi::{EV_READ, EV_WRITE};
 use crate::sys;
 use core::ffi::c_int;
@@ -58,7 +58,8 @@ impl Poll {
         }
     }
 
-    pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
+    pub fn poll(&mut self, fds: Fds, timeout: f64, out: &mut PollOut, hooks: &Hooks) {
+        hooks.release();
         // SAFETY: `polls` is a valid array of `len` pollfds.
         let mut res = unsafe {
             libc::poll(
@@ -67,8 +68,12 @@ impl Poll {
                 sys::timeout_ms(timeout),
             )
         };
+        let err = if res < 0 { sys::errno() } else { 0 };
+        hooks.acquire();
         if res < 0 {
-            match sys::errno() {
+            // SAFETY: after `acquire`: this thread owns the loop again (`Fds::get`).
+            let anfds = unsafe { fds.get() };
+            match err {
                 libc::EINTR => {}
                 libc::EBADF => {
                     for p in &self.polls {

@@ -4,7 +4,7 @@
 //! The interest sets are our own growable bit vectors, not `fd_set`, so fds above
 //! `FD_SETSIZE` work on Linux (the kernel reads `nfds` bits), as with libev.
 
-use super::{Anfd, PollOut};
+use super::{Fds, Hooks, PollOut};
 use crate::ffi::abi::{EV_READ, EV_WRITE};
 use crate::sys;
 use core::ffi::c_int;
@@ -54,7 +54,7 @@ impl Select {
         }
     }
 
-    pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
+    pub fn poll(&mut self, fds: Fds, timeout: f64, out: &mut PollOut, hooks: &Hooks) {
         let words = self.maxfd.div_ceil(BITS);
         self.ro.clear();
         self.ro
@@ -75,11 +75,16 @@ impl Select {
                 self.wo.as_mut_ptr() as *mut libc::fd_set,
             )
         };
+        hooks.release();
         // SAFETY: the vectors hold at least `maxfd` bits, which is all the kernel reads.
         let res =
             unsafe { libc::select(self.maxfd as c_int, rp, wp, core::ptr::null_mut(), &mut tv) };
+        let err = if res < 0 { sys::errno() } else { 0 };
+        hooks.acquire();
         if res < 0 {
-            match sys::errno() {
+            // SAFETY: after `acquire`: this thread owns the loop again (`Fds::get`).
+            let anfds = unsafe { fds.get() };
+            match err {
                 libc::EINTR => {}
                 libc::EBADF => {
                     for (fd, a) in anfds.iter().enumerate() {
@@ -128,6 +133,7 @@ impl Select {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Anfd;
 
     #[test]
     fn reports_ready_pipe_and_clears_interest() {
@@ -141,7 +147,7 @@ mod tests {
         anfds[fds[0] as usize].events = EV_READ as u8;
         anfds[fds[1] as usize].events = EV_WRITE as u8;
         let mut out = PollOut::default();
-        s.poll(&mut anfds, 0.0, &mut out);
+        s.poll(Fds::new(&mut anfds), 0.0, &mut out, &Hooks::NONE);
         assert_eq!(out.ready, vec![(fds[1], EV_WRITE)]);
         // SAFETY: writing one byte from a valid buffer.
         assert_eq!(
@@ -149,11 +155,11 @@ mod tests {
             1
         );
         out.ready.clear();
-        s.poll(&mut anfds, 0.0, &mut out);
+        s.poll(Fds::new(&mut anfds), 0.0, &mut out, &Hooks::NONE);
         assert_eq!(out.ready, vec![(fds[0], EV_READ), (fds[1], EV_WRITE)]);
         s.modify(fds[1], EV_WRITE as u8, 0);
         out.ready.clear();
-        s.poll(&mut anfds, 0.0, &mut out);
+        s.poll(Fds::new(&mut anfds), 0.0, &mut out, &Hooks::NONE);
         assert_eq!(out.ready, vec![(fds[0], EV_READ)]);
         sys::close(fds[0]);
         sys::close(fds[1]);

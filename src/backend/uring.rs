@@ -95,7 +95,7 @@
 //! child may hold unrelated mappings, and no unregister).
 
 use super::epoll::{self, epoll_mask, event_mask, EMASK_EPERM, EPERM_LISTED};
-use super::{Anfd, PollOut};
+use super::{Anfd, Fds, Hooks, PollOut};
 use crate::ffi::abi::{EV_READ, EV_WRITE};
 use crate::ffi::atfork;
 use crate::sys;
@@ -896,16 +896,16 @@ impl Uring {
 
     // ------------------------------------------------------------------ poll
 
-    pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
+    pub fn poll(&mut self, fds: Fds, timeout: f64, out: &mut PollOut, hooks: &Hooks) {
         // Non-short-circuit `|`: one branch for the three rare states (every iteration).
         if self.foreign() | self.broken | self.ring_lost | sys_pid_changed(self.pid) {
             self.poll_refused(out);
             return;
         }
         if self.mode == Mode::Poll {
-            self.poll_poll(anfds, timeout, out);
+            self.poll_poll(fds, timeout, out, hooks);
         } else {
-            self.poll_epoll(anfds, timeout, out);
+            self.poll_epoll(fds, timeout, out, hooks);
         }
         if self.broken | self.epfd_lost | self.ring_lost {
             out.rebuild = true;
@@ -924,7 +924,9 @@ impl Uring {
         out.rebuild = true;
     }
 
-    fn poll_poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
+    fn poll_poll(&mut self, fds: Fds, timeout: f64, out: &mut PollOut, hooks: &Hooks) {
+        // SAFETY: before `release`: this thread owns the loop (`Fds::get`).
+        let anfds = unsafe { fds.get() };
         let arm = core::mem::take(&mut self.arm);
         for &fd in &arm {
             let Some(a) = anfds.get_mut(fd as usize) else {
@@ -947,6 +949,8 @@ impl Uring {
 
         let deadline = resume_deadline(timeout);
         let mut timeout = timeout;
+        let mut failed = 0;
+        hooks.release();
         loop {
             let to_submit = self.ring.sq_len();
             let r = if timeout > 0.0 && self.cqes.is_empty() {
@@ -964,12 +968,19 @@ impl Uring {
                     timeout = (deadline - sys::monotonic()).max(0.0);
                 }
                 err => {
-                    self.enter_failed(err);
-                    return;
+                    failed = err;
+                    break;
                 }
             }
         }
+        hooks.acquire();
+        if failed != 0 {
+            self.enter_failed(failed);
+            return;
+        }
         self.drain_cq_into_buffer();
+        // SAFETY: after `acquire`: this thread owns the loop again (`Fds::get`).
+        let anfds = unsafe { fds.get() };
         let cqes = core::mem::take(&mut self.cqes);
         for &(ud, res) in &cqes {
             let Tag::Poll { fd, gen } = decode(ud) else {
@@ -1000,41 +1011,53 @@ impl Uring {
         self.cqes = cqes;
     }
 
-    fn poll_epoll(&mut self, anfds: &mut [Anfd], mut timeout: f64, out: &mut PollOut) {
+    fn poll_epoll(&mut self, fds: Fds, mut timeout: f64, out: &mut PollOut, hooks: &Hooks) {
         if (!self.eperms.is_empty()) | self.nonblock_next {
             timeout = 0.0;
         }
         self.nonblock_next = false;
         let k = self.changes.len();
         let n = if k == 0 {
-            self.epoll_wait(timeout)
+            self.epoll_wait_hooked(timeout, hooks)
         } else if k <= small_batch() || !self.ring_ready(k) {
             // Few changes: plain epoll_ctl calls are cheaper than a ring round trip
             // (bench/uring/RESULTS.md, "small batches"); more, while the loop has no ring
             // yet, also go out this way.
-            self.ctl_plain(anfds, out);
-            self.epoll_wait(timeout)
+            // SAFETY: before `release`: this thread owns the loop (`Fds::get`).
+            self.ctl_plain(unsafe { fds.get() }, out);
+            self.epoll_wait_hooked(timeout, hooks)
         } else if self.mode == Mode::EpollWait
             && timeout > 0.0
             && wait_variant() != WaitVariant::Linked
         {
-            self.ctl_and_wait_ext(anfds, timeout, out)
+            self.ctl_and_wait_ext(fds, timeout, out, hooks)
         } else if self.mode == Mode::EpollWait && timeout > 0.0 {
             // Not for a zero timeout: a 0 ns LINK_TIMEOUT can cancel the wait before it has
             // harvested fds that are ready (measured: an fd made ready by this very batch was
             // reported one iteration late), so non-blocking iterations use epoll_wait.
-            self.ctl_and_wait(anfds, Some(timeout), out)
+            self.ctl_and_wait(fds, Some(timeout), out, hooks)
         } else {
-            self.ctl_and_wait(anfds, None, out);
+            self.ctl_and_wait(fds, None, out, &Hooks::NONE);
             if self.broken || self.ring_lost {
                 // The changes never reached the epoll set: do not sleep on it (pgagroal's
                 // growth run: a worker slept 59.7 s here). The loop rebuilds at once.
                 0
             } else {
-                self.epoll_wait(timeout)
+                self.epoll_wait_hooked(timeout, hooks)
             }
         };
-        self.deliver(anfds, n, out);
+        // SAFETY: after `acquire`: this thread owns the loop again (`Fds::get`).
+        self.deliver(unsafe { fds.get() }, n, out);
+    }
+
+    /// [`Uring::epoll_wait`] between the loop's release and acquire hooks (it touches only
+    /// `self.events` and reads errno before returning).
+    #[inline]
+    fn epoll_wait_hooked(&mut self, timeout: f64, hooks: &Hooks) -> usize {
+        hooks.release();
+        let n = self.epoll_wait(timeout);
+        hooks.acquire();
+        n
     }
 
     /// The queued changes as plain `epoll_ctl` calls.
@@ -1157,9 +1180,16 @@ impl Uring {
     /// `wait` is given, by EPOLL_WAIT and its LINK_TIMEOUT; enter until every request of the
     /// chain has completed (see the module comment). Returns the number of events the wait
     /// wrote into `self.events` (0 without a wait).
-    fn ctl_and_wait(&mut self, anfds: &mut [Anfd], wait: Option<f64>, out: &mut PollOut) -> usize {
+    fn ctl_and_wait(
+        &mut self,
+        fds: Fds,
+        wait: Option<f64>,
+        out: &mut PollOut,
+        hooks: &Hooks,
+    ) -> usize {
         let changes = core::mem::take(&mut self.changes);
-        clear_prune_flags(anfds, &changes);
+        // SAFETY: before `release`: this thread owns the loop (`Fds::get`).
+        clear_prune_flags(unsafe { fds.get() }, &changes);
         let cap = self.events.len();
         let ts = types::Timespec::from(std::time::Duration::from_secs_f64(
             wait.unwrap_or(0.0).max(0.0),
@@ -1177,7 +1207,7 @@ impl Uring {
             flags,
             &mut outstanding,
             &mut wait_res,
-            anfds,
+            fds,
             out,
         );
         if wait.is_some() {
@@ -1198,9 +1228,10 @@ impl Uring {
             &mut outstanding,
             &mut wait_res,
             &changes,
-            anfds,
+            fds,
             out,
             Bound::Reap,
+            hooks,
         );
         let mut changes = changes;
         changes.clear();
@@ -1215,7 +1246,13 @@ impl Uring {
     /// mutex contended) completes after the wait: then the wait's harvest is discarded (epoll
     /// is level-triggered, nothing is consumed) and the next wait is non-blocking. On
     /// timeout the wait is cancelled synchronously and reaped, so it is never left in flight.
-    fn ctl_and_wait_ext(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) -> usize {
+    fn ctl_and_wait_ext(
+        &mut self,
+        fds: Fds,
+        timeout: f64,
+        out: &mut PollOut,
+        hooks: &Hooks,
+    ) -> usize {
         let lt = wait_variant() == WaitVariant::LinkTimeout;
         let bound = if lt {
             Bound::Reap
@@ -1223,7 +1260,8 @@ impl Uring {
             Bound::Fresh(timeout)
         };
         let changes = core::mem::take(&mut self.changes);
-        clear_prune_flags(anfds, &changes);
+        // SAFETY: before `release`: this thread owns the loop (`Fds::get`).
+        clear_prune_flags(unsafe { fds.get() }, &changes);
         let cap = self.events.len();
         let mut outstanding = 0u32;
         let mut wait_res: Option<i32> = None;
@@ -1241,7 +1279,7 @@ impl Uring {
             ctl_flags,
             &mut outstanding,
             &mut wait_res,
-            anfds,
+            fds,
             out,
         );
         let ts = if lt {
@@ -1266,7 +1304,15 @@ impl Uring {
             outstanding += 1;
         }
         // `ts` lives until every request is reaped.
-        self.enter_until(&mut outstanding, &mut wait_res, &changes, anfds, out, bound);
+        self.enter_until(
+            &mut outstanding,
+            &mut wait_res,
+            &changes,
+            fds,
+            out,
+            bound,
+            hooks,
+        );
         let mut changes = changes;
         changes.clear();
         self.changes = changes;
@@ -1288,7 +1334,7 @@ impl Uring {
         flags: u8,
         outstanding: &mut u32,
         wait_res: &mut Option<i32>,
-        anfds: &mut [Anfd],
+        fds: Fds,
         out: &mut PollOut,
     ) {
         self.fill_ctl_evs(changes);
@@ -1298,7 +1344,15 @@ impl Uring {
             next += n;
             *outstanding += n as u32;
             if next < changes.len() {
-                self.enter_until(outstanding, wait_res, changes, anfds, out, Bound::Reap);
+                self.enter_until(
+                    outstanding,
+                    wait_res,
+                    changes,
+                    fds,
+                    out,
+                    Bound::Reap,
+                    &Hooks::NONE,
+                );
                 if self.broken || self.ring_lost {
                     break;
                 }
@@ -1328,10 +1382,16 @@ impl Uring {
         outstanding: &mut u32,
         wait_res: &mut Option<i32>,
         changes: &[Change],
-        anfds: &mut [Anfd],
+        fds: Fds,
         out: &mut PollOut,
         mut bound: Bound,
+        hooks: &Hooks,
     ) {
+        // The first enter is the one that may block (the wait goes in with it): only it runs
+        // between the loop's release and acquire hooks, so they are called once per poll as
+        // in libev. Later passes (reaping a cancelled wait, resuming after a ring close's
+        // EINTR) keep the loop.
+        let mut hooks = Some(hooks);
         let cq_cap = self.ring.cq_entries();
         while *outstanding > 0 || self.ring.sq_len() > 0 {
             let to_submit = self.ring.sq_len();
@@ -1376,13 +1436,23 @@ impl Uring {
                 }
                 if !self.ring.cq_is_empty() && self.ring.sq_len() == 0 {
                     // The cancel posted the CQE (no enter needed to reap it).
-                    self.reap_batch(outstanding, wait_res, changes, anfds, out);
+                    // SAFETY: outside the hooks' window: this thread owns the loop.
+                    self.reap_batch(outstanding, wait_res, changes, unsafe { fds.get() }, out);
                     continue;
                 }
             }
             // The SQEs point into buffers owned by `self` / `changes` that outlive this loop
             // (we do not return before all are reaped).
+            // (`Hooks::NONE` for the reaping passes of a chunked batch.) The result carries
+            // errno: read before `acquire`.
+            let h = hooks.take();
+            if let Some(h) = h {
+                h.release();
+            }
             let r = self.ring.enter(to_submit, want, GETEVENTS, ts);
+            if let Some(h) = h {
+                h.acquire();
+            }
             if r < 0 {
                 match -r {
                     libc::EINTR if ts.is_some() && !eintr_from_ring_close() => {
@@ -1404,7 +1474,8 @@ impl Uring {
                     }
                 }
             }
-            self.reap_batch(outstanding, wait_res, changes, anfds, out);
+            // SAFETY: after `acquire`: this thread owns the loop again (`Fds::get`).
+            self.reap_batch(outstanding, wait_res, changes, unsafe { fds.get() }, out);
             if self.broken {
                 return;
             }
@@ -1932,7 +2003,7 @@ mod tests {
         let (x0, y0) = pairs[0];
         anfds[x0 as usize].events = r;
         b.modify(&mut anfds, x0, 0, r);
-        b.poll(&mut anfds, 0.0, &mut out);
+        b.poll(Fds::new(&mut anfds), 0.0, &mut out, &Hooks::NONE);
         write1(y0);
         for &(x, y) in &pairs[1..] {
             anfds[x as usize].events = r;
@@ -1944,7 +2015,7 @@ mod tests {
         for _ in 0..4 {
             out.ready.clear();
             b.wait_late = false;
-            b.poll(&mut anfds, 1.0, &mut out);
+            b.poll(Fds::new(&mut anfds), 1.0, &mut out, &Hooks::NONE);
             late += b.wait_late as u32;
             assert!(!out.rebuild && out.kill.is_empty());
             for &(fd, m) in &out.ready {
@@ -1996,7 +2067,7 @@ mod tests {
                 b.modify(&mut anfds, x, 0, ev);
             }
             out.ready.clear();
-            b.poll(&mut anfds, 1e-15, &mut out);
+            b.poll(Fds::new(&mut anfds), 1e-15, &mut out, &Hooks::NONE);
             assert!(!out.rebuild && out.kill.is_empty() && out.ready.is_empty());
             for &(x, _) in &pairs {
                 anfds[x as usize].events = 0;
@@ -2028,13 +2099,13 @@ mod tests {
             // add READ: nothing ready yet
             anfds[x as usize].events = r;
             b.modify(&mut anfds, x, 0, r);
-            b.poll(&mut anfds, 0.01, &mut out);
+            b.poll(Fds::new(&mut anfds), 0.01, &mut out, &Hooks::NONE);
             assert!(out.ready.is_empty(), "{mode:?}: {:?}", out.ready);
             // data → ready (level: reported again while unread)
             write1(y);
             for _ in 0..2 {
                 out.ready.clear();
-                b.poll(&mut anfds, 0.5, &mut out);
+                b.poll(Fds::new(&mut anfds), 0.5, &mut out, &Hooks::NONE);
                 assert_eq!(out.ready, vec![(x, r as i32)], "{mode:?}");
             }
             // change to WRITE: only write readiness, old generation never delivered
@@ -2043,7 +2114,7 @@ mod tests {
             b.modify(&mut anfds, x, r, w);
             assert_ne!(anfds[x as usize].egen, g);
             out.ready.clear();
-            b.poll(&mut anfds, 0.5, &mut out);
+            b.poll(Fds::new(&mut anfds), 0.5, &mut out, &Hooks::NONE);
             assert_eq!(out.ready, vec![(x, w as i32)], "{mode:?}");
             // stop: nothing delivered any more (stale completions dropped)
             anfds[x as usize].events = 0;
@@ -2052,7 +2123,7 @@ mod tests {
             // the registration is narrowed with the next batch)
             for i in 0..3 {
                 out.ready.clear();
-                b.poll(&mut anfds, 0.0, &mut out);
+                b.poll(Fds::new(&mut anfds), 0.0, &mut out, &Hooks::NONE);
                 if i > 0 || mode == Mode::Poll {
                     assert!(out.ready.is_empty(), "{mode:?}: {:?}", out.ready);
                 }
@@ -2083,13 +2154,13 @@ mod tests {
                 anfds[fd as usize].events = r;
                 b.modify(&mut anfds, fd, 0, r);
             }
-            b.poll(&mut anfds, 0.0, &mut out);
+            b.poll(Fds::new(&mut anfds), 0.0, &mut out, &Hooks::NONE);
             write1(y);
             // forced re-registration, same mask, together with another change (batched)
             b.modify(&mut anfds, x, r, r);
             b.modify(&mut anfds, p, r, r);
             out.ready.clear();
-            b.poll(&mut anfds, 0.5, &mut out);
+            b.poll(Fds::new(&mut anfds), 0.5, &mut out, &Hooks::NONE);
             assert_eq!(out.ready, vec![(x, r as i32)], "{mode:?}");
             assert!(!out.rebuild, "{mode:?}");
             for fd in [x, y, p, q] {
@@ -2115,7 +2186,7 @@ mod tests {
             let r = EV_READ as u8;
             anfds[x as usize].events = r;
             b.modify(&mut anfds, x, 0, r);
-            b.poll(&mut anfds, 0.0, &mut out);
+            b.poll(Fds::new(&mut anfds), 0.0, &mut out, &Hooks::NONE);
             // SAFETY: plain fork; the child only runs code that is fork-safe here
             // (no other threads are touched) and ends with _exit.
             let pid = unsafe { libc::fork() };
@@ -2127,14 +2198,14 @@ mod tests {
                 ok &= anfds[x as usize].egen == g; // ignored: not our ring
                 let t0 = sys::monotonic();
                 let mut o = PollOut::default();
-                b.poll(&mut anfds, 5.0, &mut o);
+                b.poll(Fds::new(&mut anfds), 5.0, &mut o, &Hooks::NONE);
                 ok &= o.rebuild && o.ready.is_empty() && sys::monotonic() - t0 < 1.0;
                 ok &= b.recreate();
                 anfds[x as usize].eflags = 0;
                 b.modify(&mut anfds, x, 0, r);
                 write1(y);
                 let mut o = PollOut::default();
-                b.poll(&mut anfds, 1.0, &mut o);
+                b.poll(Fds::new(&mut anfds), 1.0, &mut o, &Hooks::NONE);
                 ok &= o.ready == vec![(x, r as i32)];
                 drop(b);
                 // SAFETY: ends the child without running the test harness's atexit code.
@@ -2153,7 +2224,7 @@ mod tests {
             unsafe { libc::recv(x, &mut c as *mut u8 as *mut _, 1, libc::MSG_DONTWAIT) };
             write1(y);
             out.ready.clear();
-            b.poll(&mut anfds, 1.0, &mut out);
+            b.poll(Fds::new(&mut anfds), 1.0, &mut out, &Hooks::NONE);
             assert_eq!(out.ready, vec![(x, r as i32)], "{mode:?}");
             assert!(!out.rebuild);
             sys::close(x);

@@ -16,7 +16,7 @@ use super::heap::{Heap, HEAP0};
 use super::loopfds::{self, Members, WakeFds};
 use super::signals::{self, NSIG};
 use super::watcher::WatcherPtr;
-use crate::backend::{self, Anfd, Backend, PollOut, REIFY};
+use crate::backend::{self, Anfd, Backend, Fds, Hooks, PollOut, REIFY};
 use crate::ffi::abi::*;
 use crate::sys;
 use core::cell::UnsafeCell;
@@ -153,7 +153,7 @@ impl Pending {
     #[inline]
     fn feed(&mut self, w: WatcherPtr, revents: c_int) {
         // In range unless C code wrote the field directly: then clamp, as everywhere.
-        let mut pri = (w.priority() - EV_MINPRI) as u32 as usize;
+        let mut pri = w.priority().wrapping_sub(EV_MINPRI) as u32 as usize;
         if pri >= NUMPRI {
             pri = clamped_pri(w);
         }
@@ -2045,23 +2045,23 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
             waittime = wt;
         }
 
-        // SAFETY: read of a field; the borrow ends immediately.
-        let release = unsafe { (*core).release_cb };
-        if let Some(cb) = release {
-            // SAFETY: user hook with its own loop; no borrow alive.
-            unsafe { cb(lp) };
-        }
         {
-            // SAFETY: see above. The backend wait runs no user code.
-            let l = unsafe { &mut *core };
-            l.out.ready.clear();
-            l.backend.poll(&mut l.anfds, waittime, &mut l.out);
-        }
-        // SAFETY: as for release.
-        let acquire = unsafe { (*core).acquire_cb };
-        if let Some(cb) = acquire {
-            // SAFETY: user hook with its own loop; no borrow alive.
-            unsafe { cb(lp) };
+            // The release/acquire hooks are called by the backend right around its blocking
+            // system call (libev's EV_RELEASE_CB/EV_ACQUIRE_CB): in between, another thread
+            // holding the application's lock may start or stop watchers, which changes (and
+            // may move) the fd table. So no `&mut Loop` is held across the poll: the backend
+            // and `out` are borrowed (no other thread touches them), the fd table is reached
+            // through `Fds` and borrowed afresh after `acquire`.
+            // SAFETY: reads of fields; the loop is alive for the whole of `run`.
+            let hooks = unsafe { Hooks::new(lp, (*core).release_cb, (*core).acquire_cb) };
+            // SAFETY: field pointer of the live loop; only re-borrowed by the backend
+            // outside the hooks' window (`Fds::get`'s contract).
+            let fds = Fds::from_raw(unsafe { core::ptr::addr_of_mut!((*core).anfds) });
+            // SAFETY: disjoint fields of the live loop that no other thread touches (other
+            // threads may only change watchers between the hooks, see above).
+            let (backend, out) = unsafe { (&mut (*core).backend, &mut (*core).out) };
+            out.ready.clear();
+            backend.poll(fds, waittime, out, &hooks);
         }
 
         let more;

@@ -46,7 +46,7 @@
 //!   `ev_loop_fork` gets a failing `kevent()`; that is answered with a rebuild instead of
 //!   libev's abort.
 
-use super::{Anfd, PollOut};
+use super::{Anfd, Fds, Hooks, PollOut};
 use crate::ffi::abi::{EV_READ, EV_WRITE};
 use core::ffi::{c_int, CStr};
 use core::time::Duration;
@@ -273,18 +273,23 @@ impl<K: Kernel> Kqueue<K> {
     }
 
     /// Submit the queued changes and wait up to `timeout` seconds, in one `kevent()` call.
-    pub fn poll(&mut self, anfds: &mut [Anfd], timeout: f64, out: &mut PollOut) {
+    pub fn poll(&mut self, fds: Fds, timeout: f64, out: &mut PollOut, hooks: &Hooks) {
         if self.changes.len() > self.events.len() {
             // Room for an EV_ERROR entry per change (see the module comment).
             self.events
                 .resize(self.changes.len().next_power_of_two(), KEvent::default());
         }
+        hooks.release();
+        // (The result carries errno: read before `acquire`, which may change it.)
         let res = self.kernel.kevent(
             self.fd,
             &self.changes,
             &mut self.events,
             wait_timeout(timeout),
         );
+        hooks.acquire();
+        // SAFETY: after `acquire`: this thread owns the loop again (`Fds::get`).
+        let anfds = unsafe { fds.get() };
         // Applied (also on EINTR) or answered in the result list: never resubmitted.
         self.changes.clear();
         let n = match res {

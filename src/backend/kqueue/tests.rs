@@ -253,7 +253,8 @@ impl Core {
 
     fn poll(&mut self, t: f64) -> Vec<(i32, i32)> {
         self.out = PollOut::default();
-        self.kq.poll(&mut self.anfds, t, &mut self.out);
+        self.kq
+            .poll(Fds::new(&mut self.anfds), t, &mut self.out, &Hooks::NONE);
         // fd_kill: the fd's watchers are stopped, which is a lazy change to an empty mask.
         for fd in self.out.kill.clone() {
             self.set(fd, 0);
