@@ -372,11 +372,13 @@ static void s_stress(void)
   TRACE("  finished=%d callbacks>=1: %d callbacks<=10000: %d done-callbacks>=1: %d guard fired: %d",
         atomic_load(&st_finished), st_calls >= 1, st_calls <= 10000, st_done_calls >= 1,
         test_guard_fired);
-  TRACE("  after the last done callback: main pending=%d done pending=%d",
-        ev_async_pending(&st_main) ? 1 : 0, ev_async_pending(&st_done) ? 1 : 0);
+  /* Whether the second thread's last sends were dispatched before the done callback broke
+   * the loop is a race of the test itself (libev and evring each show either outcome), so
+   * only the state after one more iteration is compared: everything sent is delivered. */
   st_calls = 0;
   ev_run(loop, EVRUN_NOWAIT);
-  TRACE("  one more iteration: callbacks=%d", st_calls);
+  TRACE("  one more iteration: callbacks<=1: %d, then main pending=%d done pending=%d",
+        st_calls <= 1, ev_async_pending(&st_main) ? 1 : 0, ev_async_pending(&st_done) ? 1 : 0);
   ev_ref(loop);
   ev_timer_stop(loop, &guard);
   ev_async_stop(loop, &st_main);
