@@ -392,12 +392,14 @@ fn take_spare() -> Option<Ring> {
 
 /// One queued `epoll_ctl` (epoll modes).
 #[derive(Clone, Copy, Debug)]
-/// 12 bytes (was 24 with the event data and op stored whole): queued once per interest
+/// 16 bytes on x86_64 (the kernel's packed epoll_event + four bytes): queued once per interest
 /// change, so its size shows in the per-change cost.
 struct Change {
-    fd: c_int,
-    /// Generation of the registration: the event data is `gen << 32 | fd`.
-    gen: u32,
+    /// What the kernel reads for this change (an `EPOLL_CTL` SQE points here): the mask in
+    /// epoll's terms, and `gen << 32 | fd` as the event data (`gen`: generation of the
+    /// registration). Kept in the record itself, so queueing a batch needs no second pass
+    /// to build the events.
+    ev: libc::epoll_event,
     /// EPOLL_CTL_ADD / _MOD / _DEL (1..3).
     op: u8,
     mask: u8,
@@ -409,8 +411,27 @@ struct Change {
 
 impl Change {
     #[inline]
+    fn new(fd: c_int, gen: u32, op: c_int, mask: u8, oldmask: u8, prune: bool) -> Change {
+        Change {
+            ev: libc::epoll_event {
+                events: epoll_mask(mask),
+                u64: fd as u32 as u64 | (gen as u64) << 32,
+            },
+            op: op as u8,
+            mask,
+            oldmask,
+            prune,
+        }
+    }
+
+    #[inline]
     fn data(&self) -> u64 {
-        self.fd as u32 as u64 | (self.gen as u64) << 32
+        self.ev.u64
+    }
+
+    #[inline]
+    fn fd(&self) -> c_int {
+        self.ev.u64 as u32 as c_int
     }
 
     #[inline]
@@ -421,6 +442,9 @@ impl Change {
 
 pub struct Uring {
     ring: LazyRing,
+    /// `changes` may hold a prune (its fd's PRUNE_QUEUED flag must be cleared when the batch
+    /// goes out); false: no pass over the batch for it.
+    prunes_queued: bool,
     /// System calls that batching would have saved so far while there is no ring (see
     /// "When the ring is made" above).
     credit: u32,
@@ -431,7 +455,6 @@ pub struct Uring {
     /// epoll instance (epoll modes), else -1.
     epfd: c_int,
     changes: Vec<Change>,
-    ctl_evs: Vec<libc::epoll_event>,
     events: Vec<libc::epoll_event>,
     eperms: Vec<c_int>,
     fixed: Vec<c_int>,
@@ -582,6 +605,7 @@ impl Uring {
         let pid = if ring.is_some() { sys::getpid() } else { 0 };
         Some(Uring {
             ring: LazyRing(ring),
+            prunes_queued: false,
             credit: 0,
             epfd_id: if epfd >= 0 { ring::file_id(epfd) } else { None },
             ring_lost: false,
@@ -590,7 +614,6 @@ impl Uring {
             pid,
             epfd,
             changes: Vec::new(),
-            ctl_evs: Vec::new(),
             events: vec![EV_ZERO; 64],
             eperms: Vec::new(),
             fixed: Vec::new(),
@@ -667,14 +690,7 @@ impl Uring {
         } else {
             libc::EPOLL_CTL_ADD
         };
-        let ch = Change {
-            fd,
-            gen: a.egen,
-            op: op as u8,
-            mask: nev,
-            oldmask,
-            prune: false,
-        };
+        let ch = Change::new(fd, a.egen, op, nev, oldmask, false);
         // The append with its growth out of line and last: the common path then keeps no
         // values across a call (no saved registers; the inlined poll strategy and the
         // growth call cost ~20 instructions per change).
@@ -713,7 +729,7 @@ impl Uring {
     #[cold]
     #[inline(never)]
     fn drop_queued_prune(&mut self, fd: c_int) {
-        self.changes.retain(|c| !(c.prune && c.fd == fd));
+        self.changes.retain(|c| !(c.prune && c.fd() == fd));
     }
 
     fn modify_poll(&mut self, anfds: &mut [Anfd], fd: c_int, nev: u8) {
@@ -810,26 +826,6 @@ impl Uring {
         self.ring.push_raw(e);
     }
 
-    /// `self.ctl_evs[i]` = the epoll_event of `changes[i]` (the CTL SQEs point into it; it is
-    /// not touched again until every CTL of the batch is reaped).
-    fn fill_ctl_evs(&mut self, changes: &[Change]) {
-        let k = changes.len();
-        self.ctl_evs.clear();
-        self.ctl_evs.reserve(k);
-        let evs = self.ctl_evs.as_mut_ptr();
-        for (i, c) in changes.iter().enumerate() {
-            // SAFETY: `k` slots were reserved; the vector is not touched otherwise meanwhile.
-            unsafe {
-                evs.add(i).write(libc::epoll_event {
-                    events: epoll_mask(c.mask),
-                    u64: c.data(),
-                })
-            };
-        }
-        // SAFETY: the first `k` slots were initialised above.
-        unsafe { self.ctl_evs.set_len(k) };
-    }
-
     /// Queue the EPOLL_CTLs of `changes[from..]` that fit into the SQ while leaving room for
     /// `extra` more SQEs (the wait), in one pass with one tail publication (SQE fields
     /// written directly: the crate's builders cost ~20 instructions per SQE more). Returns
@@ -838,18 +834,18 @@ impl Uring {
         let room = (self.ring.sq_space() as usize).saturating_sub(extra);
         let n = room.min(changes.len() - from);
         let epfd = self.epfd;
-        let evs = self.ctl_evs.as_ptr();
         for (j, c) in changes[from..from + n].iter().enumerate() {
             let i = from + j;
-            // SAFETY: `n` slots are free (checked above); the event lives in `self.ctl_evs`
-            // (`fill_ctl_evs`), which stays put until every CTL of the batch is reaped.
+            // SAFETY: `n` slots are free (checked above); the event lives in the batch's
+            // change list, which the caller keeps unmoved and unchanged until every CTL of the
+            // batch is reaped.
             unsafe {
                 self.ring.write_unpublished(RawSqe {
                     opcode: opcode::EpollCtl::CODE,
                     flags,
                     fd: epfd,
-                    off: c.fd as u64,
-                    addr: evs.add(i) as u64,
+                    off: c.fd() as u64,
+                    addr: core::ptr::addr_of!(c.ev) as u64,
                     len: c.op as u32,
                     user_data: ud_ctl(i as u32),
                     ..RAW_ZERO
@@ -1063,9 +1059,11 @@ impl Uring {
     /// The queued changes as plain `epoll_ctl` calls.
     fn ctl_plain(&mut self, anfds: &mut [Anfd], out: &mut PollOut) {
         let changes = core::mem::take(&mut self.changes);
-        clear_prune_flags(anfds, &changes);
+        if core::mem::take(&mut self.prunes_queued) {
+            clear_prune_flags(anfds, &changes);
+        }
         for &ch in &changes {
-            if !self.ctl(ch.op(), ch.fd, ch.mask, ch.data()) {
+            if !self.ctl(ch.op(), ch.fd(), ch.mask, ch.data()) {
                 let err = sys::errno();
                 self.ctl_failed(anfds, ch, err, out);
             }
@@ -1188,8 +1186,10 @@ impl Uring {
         hooks: &Hooks,
     ) -> usize {
         let changes = core::mem::take(&mut self.changes);
-        // SAFETY: before `release`: this thread owns the loop (`Fds::get`).
-        clear_prune_flags(unsafe { fds.get() }, &changes);
+        if core::mem::take(&mut self.prunes_queued) {
+            // SAFETY: before `release`: this thread owns the loop (`Fds::get`).
+            clear_prune_flags(unsafe { fds.get() }, &changes);
+        }
         let cap = self.events.len();
         let ts = types::Timespec::from(std::time::Duration::from_secs_f64(
             wait.unwrap_or(0.0).max(0.0),
@@ -1260,8 +1260,10 @@ impl Uring {
             Bound::Fresh(timeout)
         };
         let changes = core::mem::take(&mut self.changes);
-        // SAFETY: before `release`: this thread owns the loop (`Fds::get`).
-        clear_prune_flags(unsafe { fds.get() }, &changes);
+        if core::mem::take(&mut self.prunes_queued) {
+            // SAFETY: before `release`: this thread owns the loop (`Fds::get`).
+            clear_prune_flags(unsafe { fds.get() }, &changes);
+        }
         let cap = self.events.len();
         let mut outstanding = 0u32;
         let mut wait_res: Option<i32> = None;
@@ -1337,7 +1339,6 @@ impl Uring {
         fds: Fds,
         out: &mut PollOut,
     ) {
-        self.fill_ctl_evs(changes);
         let mut next = 0;
         while next < changes.len() {
             let n = self.queue_ctls(changes, next, extra, flags);
@@ -1511,7 +1512,7 @@ impl Uring {
                         // kept the registration): the old registration and its generation
                         // stay valid -- `epoll::recover`'s EEXIST rule, inline.
                         Some(ch) if res == -libc::EEXIST && !ch.prune && ch.oldmask == ch.mask => {
-                            if let Some(a) = anfds.get_mut(ch.fd as usize) {
+                            if let Some(a) = anfds.get_mut(ch.fd() as usize) {
                                 a.egen = a.egen.wrapping_sub(1);
                             }
                         }
@@ -1566,7 +1567,7 @@ impl Uring {
 
     /// An EPOLL_CTL failed with `err`: the epoll backend's error rules.
     fn ctl_failed(&mut self, anfds: &mut [Anfd], ch: Change, err: c_int, out: &mut PollOut) {
-        let fd = ch.fd;
+        let fd = ch.fd();
         if ch.prune {
             out.rebuild = true;
             return;
@@ -1655,14 +1656,9 @@ impl Uring {
         } else {
             libc::EPOLL_CTL_DEL
         };
-        self.changes.push(Change {
-            fd,
-            gen: a.egen,
-            op: op as u8,
-            mask: want,
-            oldmask: want,
-            prune: true,
-        });
+        self.changes
+            .push(Change::new(fd, a.egen, op, want, want, true));
+        self.prunes_queued = true;
     }
 
     /// Turn the wait's `n` events into readiness (the epoll backend's rules).
@@ -1765,7 +1761,7 @@ fn sys_pid_changed(_pid: c_int) -> bool {
 
 fn clear_prune_flags(anfds: &mut [Anfd], changes: &[Change]) {
     for c in changes.iter().filter(|c| c.prune) {
-        if let Some(a) = anfds.get_mut(c.fd as usize) {
+        if let Some(a) = anfds.get_mut(c.fd() as usize) {
             a.eflags &= !PRUNE_QUEUED;
         }
     }
