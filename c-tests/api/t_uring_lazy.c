@@ -7,6 +7,9 @@
  *     time, every callback reads exactly one byte (a missed event hangs until the watchdog,
  *     a spurious one is counted); ev_backend() stays EVBACKEND_IOURING; no io_uring fd exists
  *     until the batches have earned it, then exactly one.
+ *     A child forked then (ev_loop_fork) gets its events on a loop of its own (its first
+ *     rebuild has no spare ring: no ring until its batches earn one again), and the parent's
+ *     loop keeps working afterwards.
  *  2. The same when the ring cannot be made at that point (EVRING_URING_FAIL=enomem, set
  *     after the process's availability probe passed): the loop moves to the epoll backend at
  *     once, ev_backend() says EVBACKEND_EPOLL, and no event is lost. */
@@ -14,6 +17,7 @@
 
 #include <dirent.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #define K 4
 
@@ -84,6 +88,40 @@ static void scenario(int fail)
   ev_run(l, EVRUN_NOWAIT);
   for (i = 0; i < K; i++) CHECK_EQ_INT(got[i], 40 / K);
   CHECK_EQ_INT(spurious, 0);
+  {
+    /* fork: the child rebuilds (ev_loop_fork) and gets one byte per socket */
+    int st;
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+      ev_loop_fork(l);
+      memset(got, 0, sizeof got);
+      for (i = 0; i < K; i++) {
+        char c = (char)('0' + i);
+        ev_io_stop(l, &w[i]);
+        ev_io_start(l, &w[i]);
+        CHECK(write(s[i][1], &c, 1) == 1);
+      }
+      for (i = 0; i < K; i++)
+        while (got[i] < 1) ev_run(l, EVRUN_ONCE);
+      ev_run(l, EVRUN_NOWAIT);
+      for (i = 0; i < K; i++) CHECK_EQ_INT(got[i], 1);
+      CHECK_EQ_INT(spurious, 0);
+      _exit(0);
+    }
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* the parent's loop still serves every socket */
+    memset(got, 0, sizeof got);
+    for (i = 0; i < K; i++) {
+      char c = (char)('0' + i);
+      CHECK(write(s[i][1], &c, 1) == 1);
+    }
+    for (i = 0; i < K; i++)
+      while (got[i] < 1) ev_run(l, EVRUN_ONCE);
+    ev_run(l, EVRUN_NOWAIT);
+    for (i = 0; i < K; i++) CHECK_EQ_INT(got[i], 1);
+    CHECK_EQ_INT(spurious, 0);
+  }
   if (fail) {
     CHECK_EQ_INT(ev_backend(l), EVBACKEND_EPOLL);
     CHECK_EQ_INT(rings(), before);
