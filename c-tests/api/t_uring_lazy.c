@@ -94,6 +94,7 @@ static void scenario(int fail)
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
+      alarm(20); /* the parent's watchdog does not reach a hung child */
       ev_loop_fork(l);
       memset(got, 0, sizeof got);
       for (i = 0; i < K; i++) {

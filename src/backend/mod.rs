@@ -294,7 +294,7 @@ impl Backend {
     /// methods). Only a backend whose kernel object holds a reference to the file (io_uring
     /// poll requests) acts on it, and never in a forked child.
     #[inline]
-    pub fn fd_released(&mut self, anfds: &mut [Anfd], fd: i32) {
+    pub fn fd_released(&self, anfds: &mut [Anfd], fd: i32) {
         #[cfg(target_os = "linux")]
         if let Backend::Uring(b) = self {
             b.fd_released(anfds, fd);

@@ -756,7 +756,7 @@ impl Uring {
     /// libev's release/acquire hooks). The cancelled request's CQE carries the old generation
     /// and is dropped. Never in a forked child: those requests are the parent's.
     #[inline]
-    pub fn fd_released(&mut self, anfds: &mut [Anfd], fd: c_int) {
+    pub fn fd_released(&self, anfds: &mut [Anfd], fd: c_int) {
         // Inline check (every `ev_io_stop` of a last watcher passes here), body out of line.
         if self.mode == Mode::Poll {
             self.fd_released_poll(anfds, fd);
@@ -765,7 +765,7 @@ impl Uring {
 
     #[cold]
     #[inline(never)]
-    fn fd_released_poll(&mut self, anfds: &mut [Anfd], fd: c_int) {
+    fn fd_released_poll(&self, anfds: &mut [Anfd], fd: c_int) {
         if self.foreign() {
             return;
         }
@@ -1047,13 +1047,17 @@ impl Uring {
     }
 
     /// [`Uring::epoll_wait`] between the loop's release and acquire hooks (it touches only
-    /// `self.events` and reads errno before returning).
+    /// `self.events` and reads errno before returning); errors are handled after `acquire`,
+    /// as libev calls its syserr callback with the loop acquired.
     #[inline]
     fn epoll_wait_hooked(&mut self, timeout: f64, hooks: &Hooks) -> usize {
         hooks.release();
-        let n = self.epoll_wait(timeout);
+        let r = self.epoll_wait(timeout);
         hooks.acquire();
-        n
+        match r {
+            Ok(n) => n,
+            Err(e) => self.epoll_wait_error(e),
+        }
     }
 
     /// The queued changes as plain `epoll_ctl` calls.
@@ -1110,7 +1114,7 @@ impl Uring {
     /// The first call inline (every iteration without changes comes here), errors and
     /// resumed waits out of line.
     #[inline]
-    fn epoll_wait(&mut self, timeout: f64) -> usize {
+    fn epoll_wait(&mut self, timeout: f64) -> Result<usize, c_int> {
         // The flag first (it is almost always clear), the rest out of line.
         let deadline = if RING_CLOSED_AT.load(Ordering::Relaxed) == 0 {
             f64::NEG_INFINITY
@@ -1119,7 +1123,7 @@ impl Uring {
         };
         let n = self.epoll_wait_once(timeout);
         if n >= 0 {
-            return n as usize;
+            return Ok(n as usize);
         }
         self.epoll_wait_failed(timeout, deadline)
     }
@@ -1144,34 +1148,40 @@ impl Uring {
         resume_deadline(timeout)
     }
 
-    /// `epoll_wait` failed (errno set): rebuild on a lost epoll fd, resume after an EINTR
-    /// that a ring close explains ([`eintr_from_ring_close`]) until `deadline`.
+    /// `epoll_wait` failed (errno set): resume after an EINTR that a ring close explains
+    /// ([`eintr_from_ring_close`]) until `deadline`; any other EINTR ends the wait (`Ok(0)`);
+    /// other errors are returned, to be handled once the loop is acquired again
+    /// ([`Uring::epoll_wait_error`]). Runs between the loop's hooks: touches nothing else.
     #[cold]
     #[inline(never)]
-    fn epoll_wait_failed(&mut self, mut timeout: f64, deadline: f64) -> usize {
+    fn epoll_wait_failed(&mut self, mut timeout: f64, deadline: f64) -> Result<usize, c_int> {
         loop {
-            match sys::errno() {
-                libc::EINTR => {}
-                // Our epoll fd was closed behind our back (EBADF) or its number now names
-                // another kind of file (EINVAL): rebuild (as the epoll backend does).
-                libc::EBADF | libc::EINVAL => {
-                    self.epfd_lost = true;
-                    return 0;
-                }
-                _ => {
-                    crate::ffi::globals::syserr(c"(libev) epoll_wait");
-                    return 0;
-                }
+            let err = sys::errno();
+            if err != libc::EINTR {
+                return Err(err);
             }
             if !eintr_from_ring_close() || timeout <= 0.0 {
-                return 0;
+                return Ok(0);
             }
             timeout = (deadline - sys::monotonic()).max(0.0);
             let n = self.epoll_wait_once(timeout);
             if n >= 0 {
-                return n as usize;
+                return Ok(n as usize);
             }
         }
+    }
+
+    /// An `epoll_wait` error other than EINTR, after the acquire hook.
+    #[cold]
+    #[inline(never)]
+    fn epoll_wait_error(&mut self, err: c_int) -> usize {
+        match err {
+            // Our epoll fd was closed behind our back (EBADF) or its number now names another
+            // kind of file (EINVAL): rebuild (as the epoll backend does).
+            libc::EBADF | libc::EINVAL => self.epfd_lost = true,
+            _ => crate::ffi::globals::syserr(c"(libev) epoll_wait"),
+        }
+        0
     }
 
     /// Send the queued changes as one hard-linked chain of EPOLL_CTL requests, followed, when
@@ -1388,11 +1398,6 @@ impl Uring {
         mut bound: Bound,
         hooks: &Hooks,
     ) {
-        // The first enter is the one that may block (the wait goes in with it): only it runs
-        // between the loop's release and acquire hooks, so they are called once per poll as
-        // in libev. Later passes (reaping a cancelled wait, resuming after a ring close's
-        // EINTR) keep the loop.
-        let mut hooks = Some(hooks);
         let cq_cap = self.ring.cq_entries();
         while *outstanding > 0 || self.ring.sq_len() > 0 {
             let to_submit = self.ring.sq_len();
@@ -1444,16 +1449,14 @@ impl Uring {
             }
             // The SQEs point into buffers owned by `self` / `changes` that outlive this loop
             // (we do not return before all are reaped).
-            // (`Hooks::NONE` for the reaping passes of a chunked batch.) The result carries
+            // Every enter of a batch with a wait may block -- also a later pass, e.g. after a
+            // signal ended the first one early with the wait still in flight -- so each runs
+            // between the loop's release and acquire hooks, as libev's io_uring backend does
+            // (`Hooks::NONE` for the reaping passes of a chunked batch). The result carries
             // errno: read before `acquire`.
-            let h = hooks.take();
-            if let Some(h) = h {
-                h.release();
-            }
+            hooks.release();
             let r = self.ring.enter(to_submit, want, GETEVENTS, ts);
-            if let Some(h) = h {
-                h.acquire();
-            }
+            hooks.acquire();
             if r < 0 {
                 match -r {
                     libc::EINTR if ts.is_some() && !eintr_from_ring_close() => {

@@ -2057,8 +2057,10 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
             // SAFETY: field pointer of the live loop; only re-borrowed by the backend
             // outside the hooks' window (`Fds::get`'s contract).
             let fds = Fds::from_raw(unsafe { core::ptr::addr_of_mut!((*core).anfds) });
-            // SAFETY: disjoint fields of the live loop that no other thread touches (other
-            // threads may only change watchers between the hooks, see above).
+            // SAFETY: disjoint fields of the live loop that no other thread writes (other
+            // threads may only change watchers between the hooks, see above; an
+            // `ev_io_stop` there reads the backend at most: `Backend::fd_released` takes
+            // `&self`).
             let (backend, out) = unsafe { (&mut (*core).backend, &mut (*core).out) };
             out.ready.clear();
             backend.poll(fds, waittime, out, &hooks);
