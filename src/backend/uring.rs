@@ -1052,11 +1052,12 @@ impl Uring {
     #[inline]
     fn epoll_wait_hooked(&mut self, timeout: f64, hooks: &Hooks) -> usize {
         hooks.release();
-        let r = self.epoll_wait(timeout);
+        let n = self.epoll_wait(timeout);
         hooks.acquire();
-        match r {
-            Ok(n) => n,
-            Err(e) => self.epoll_wait_error(e),
+        if n >= 0 {
+            n as usize
+        } else {
+            self.epoll_wait_error(-n)
         }
     }
 
@@ -1110,11 +1111,11 @@ impl Uring {
         epoll::ctl(self.epfd, op, fd, mask, data)
     }
 
-    /// Plain `epoll_wait` into `self.events`; returns the number of events (0 on error).
+    /// Plain `epoll_wait` into `self.events`; returns the number of events, or `-errno`.
     /// The first call inline (every iteration without changes comes here), errors and
     /// resumed waits out of line.
     #[inline]
-    fn epoll_wait(&mut self, timeout: f64) -> Result<usize, c_int> {
+    fn epoll_wait(&mut self, timeout: f64) -> c_int {
         // The flag first (it is almost always clear), the rest out of line.
         let deadline = if RING_CLOSED_AT.load(Ordering::Relaxed) == 0 {
             f64::NEG_INFINITY
@@ -1123,7 +1124,7 @@ impl Uring {
         };
         let n = self.epoll_wait_once(timeout);
         if n >= 0 {
-            return Ok(n as usize);
+            return n;
         }
         self.epoll_wait_failed(timeout, deadline)
     }
@@ -1149,24 +1150,24 @@ impl Uring {
     }
 
     /// `epoll_wait` failed (errno set): resume after an EINTR that a ring close explains
-    /// ([`eintr_from_ring_close`]) until `deadline`; any other EINTR ends the wait (`Ok(0)`);
-    /// other errors are returned, to be handled once the loop is acquired again
+    /// ([`eintr_from_ring_close`]) until `deadline`; any other EINTR ends the wait (0 events);
+    /// other errors are returned as `-errno`, to be handled once the loop is acquired again
     /// ([`Uring::epoll_wait_error`]). Runs between the loop's hooks: touches nothing else.
     #[cold]
     #[inline(never)]
-    fn epoll_wait_failed(&mut self, mut timeout: f64, deadline: f64) -> Result<usize, c_int> {
+    fn epoll_wait_failed(&mut self, mut timeout: f64, deadline: f64) -> c_int {
         loop {
             let err = sys::errno();
             if err != libc::EINTR {
-                return Err(err);
+                return -err;
             }
             if !eintr_from_ring_close() || timeout <= 0.0 {
-                return Ok(0);
+                return 0;
             }
             timeout = (deadline - sys::monotonic()).max(0.0);
             let n = self.epoll_wait_once(timeout);
             if n >= 0 {
-                return Ok(n as usize);
+                return n;
             }
         }
     }
