@@ -711,10 +711,14 @@ elif [ $compare = 0 ]; then
         sleep $(( hup_s / 2 ))
         ino_before=$(listen_ino "$agroal_port")
         kill -HUP "$agroal_pid"
-        # the reload re-binds: the listening socket on the port is a new one (new inode)
+        # the reload re-binds: the listening socket on the port is a new one (new inode). In
+        # between, for a moment, nothing listens (old socket closed, new one not yet bound):
+        # keep looking until a listening socket with another inode shows up.
         ino_after=$ino_before
-        for _ in $(seq 30); do
-          ino_after=$(listen_ino "$agroal_port"); [ "$ino_after" != "$ino_before" ] && break; sleep 0.1
+        for _ in $(seq 50); do
+          ino_after=$(listen_ino "$agroal_port")
+          [ -n "$ino_after" ] && [ "$ino_after" != "$ino_before" ] && break
+          sleep 0.1
         done
         if [ -n "$ino_after" ] && [ "$ino_after" != "$ino_before" ]; then pass; else
           fail "$cell: SIGHUP did not re-bind port $agroal_port (listening socket $ino_before -> '$ino_after')"
