@@ -801,12 +801,15 @@ else
       fi
     done
   done
-  echo
-  echo "Comparison (median TPS of $rounds x ${duration}s pgbench -S runs, $clients clients):"
-  printf '%-12s %-8s %12s %12s %8s\n' pipeline backend "$name_a" "$name_b" "A/B"
-  for pipeline in $pipelines; do
-    for backend in $backends; do
-      python3 - "$pipeline" "$backend" "${tps_runs[$pipeline/$backend/0]:-}" "${tps_runs[$pipeline/$backend/1]:-}" <<'EOF'
+  # tps_table TITLE ARRAY: median TPS per build and cell of the runs recorded in ARRAY
+  tps_table() {
+    local -n runs=$2
+    echo
+    echo "$1"
+    printf '%-12s %-8s %12s %12s %8s\n' pipeline backend "$name_a" "$name_b" "A/B"
+    for pipeline in $pipelines; do
+      for backend in $backends; do
+        python3 - "$pipeline" "$backend" "${runs[$pipeline/$backend/0]:-}" "${runs[$pipeline/$backend/1]:-}" <<'EOF'
 import statistics, sys
 p, b, a, c = sys.argv[1:5]
 a = [float(x) for x in a.split() if float(x) > 0]
@@ -816,25 +819,11 @@ mc = statistics.median(c) if c else 0.0
 ratio = "%.3f" % (ma / mc) if ma and mc else "n/a"
 print("%-12s %-8s %12.1f %12.1f %8s" % (p, b, ma, mc, ratio))
 EOF
+      done
     done
-  done
-  echo
-  echo "Comparison, -C (median TPS of $rounds x ${duration}s pgbench -S -C runs: a new connection per transaction, $clients clients):"
-  printf '%-12s %-8s %12s %12s %8s\n' pipeline backend "$name_a" "$name_b" "A/B"
-  for pipeline in $pipelines; do
-    for backend in $backends; do
-      python3 - "$pipeline" "$backend" "${tps_c_runs[$pipeline/$backend/0]:-}" "${tps_c_runs[$pipeline/$backend/1]:-}" <<'EOF'
-import statistics, sys
-p, b, a, c = sys.argv[1:5]
-a = [float(x) for x in a.split() if float(x) > 0]
-c = [float(x) for x in c.split() if float(x) > 0]
-ma = statistics.median(a) if a else 0.0
-mc = statistics.median(c) if c else 0.0
-ratio = "%.3f" % (ma / mc) if ma and mc else "n/a"
-print("%-12s %-8s %12.1f %12.1f %8s" % (p, b, ma, mc, ratio))
-EOF
-    done
-  done
+  }
+  tps_table "Comparison (median TPS of $rounds x ${duration}s pgbench -S runs, $clients clients):" tps_runs
+  tps_table "Comparison, -C (median TPS of $rounds x ${duration}s pgbench -S -C runs: a new connection per transaction, $clients clients):" tps_c_runs
   if [ "$count_syscalls" = 1 ]; then
     echo
     echo "Syscalls per transaction (all pgagroal processes, strace -f -c; (calls at -t 1000 - calls at -t 200) / ($clients x 800 transactions)):"
