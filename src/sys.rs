@@ -113,6 +113,43 @@ pub fn is_setid() -> bool {
     unsafe { libc::getuid() != libc::geteuid() || libc::getgid() != libc::getegid() }
 }
 
+/// Run `f` on the value of environment variable `name`, if set.
+///
+/// libc's `getenv`, not `std::env`: a loop is created in every forked pgagroal worker, and
+/// std's environment access pulls code from three more text pages into the child (each one a
+/// page fault per fork, measured with `perf record -e page-faults`). std's lock only orders
+/// Rust's own `set_var` calls, which a C program does not make; `f` runs before anything else
+/// here can touch the environment.
+pub fn env_with<R>(name: &core::ffi::CStr, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    // SAFETY: `name` is NUL-terminated; getenv returns NULL or a NUL-terminated string that
+    // stays valid until the environment is modified, and it is used only within this call.
+    let p = unsafe { libc::getenv(name.as_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: non-null result of getenv: a NUL-terminated string (see above).
+    Some(f(unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes()))
+}
+
+/// Is the process in secure-execution mode (`AT_SECURE`: set-id or file capabilities)?
+/// glibc's `secure_getenv` rule for our private knobs. Fixed for the life of the process, so
+/// cached: a forked worker then does not fault in the libc page of `getauxval`.
+#[cfg(target_os = "linux")]
+pub fn secure() -> bool {
+    use core::sync::atomic::{AtomicU8, Ordering};
+    static SECURE: AtomicU8 = AtomicU8::new(0); // 0 = not read yet, 1 = no, 2 = yes
+    match SECURE.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            // SAFETY: getauxval only reads the process's auxiliary vector.
+            let yes = unsafe { libc::getauxval(libc::AT_SECURE) } != 0;
+            SECURE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+            yes
+        }
+    }
+}
+
 /// `getpid()`.
 #[inline]
 pub fn getpid() -> c_int {
@@ -239,7 +276,7 @@ pub fn wakeup_fd() -> Option<(c_int, c_int, bool)> {
 fn self_pipe_forced() -> bool {
     use std::sync::OnceLock;
     static FORCED: OnceLock<bool> = OnceLock::new();
-    *FORCED.get_or_init(|| std::env::var_os("EVRING_EVPIPE").is_some_and(|v| v == "pipe"))
+    *FORCED.get_or_init(|| env_with(c"EVRING_EVPIPE", |v| v == b"pipe").unwrap_or(false))
 }
 
 /// Mark an fd close-on-exec and non-blocking.

@@ -99,7 +99,7 @@ use super::{Anfd, Fds, Hooks, PollOut};
 use crate::ffi::abi::{EV_READ, EV_WRITE};
 use crate::ffi::atfork;
 use crate::sys;
-use core::ffi::c_int;
+use core::ffi::{c_int, CStr};
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use io_uring::{opcode, squeue, types};
 use ring::{RawSqe, Ring, ENTER_GETEVENTS as GETEVENTS, FEAT_EXT_ARG, FEAT_NODROP};
@@ -163,22 +163,19 @@ pub fn parse_mode(v: &str) -> Option<Mode> {
 
 /// A private knob, ignored in set-user-ID/set-group-ID programs (glibc's `secure_getenv`
 /// rule: `AT_SECURE`, no system call -- these are read at every loop creation).
-fn env(name: &str) -> Option<String> {
-    // SAFETY: getauxval only reads the process's auxiliary vector.
-    if unsafe { libc::getauxval(libc::AT_SECURE) } != 0 {
+fn env<R>(name: &CStr, f: impl FnOnce(&str) -> Option<R>) -> Option<R> {
+    if sys::secure() {
         return None;
     }
-    std::env::var(name).ok()
+    sys::env_with(name, |v| core::str::from_utf8(v).ok().and_then(f)).flatten()
 }
 
 fn fail_knob() -> Option<Fail> {
-    env("EVRING_URING_FAIL").and_then(|v| parse_fail(&v))
+    env(c"EVRING_URING_FAIL", parse_fail)
 }
 
 fn mode_knob() -> Mode {
-    env("EVRING_URING_MODE")
-        .and_then(|v| parse_mode(&v))
-        .unwrap_or(DEFAULT_MODE)
+    env(c"EVRING_URING_MODE", parse_mode).unwrap_or(DEFAULT_MODE)
 }
 
 // ---------------------------------------------------------------------------- user_data
@@ -278,7 +275,7 @@ fn make_ring(sq: u32, cq: u32, fail: Option<Fail>) -> Result<Ring, c_int> {
 /// valgrind the mappings are therefore inherited; the child still never uses them (the
 /// process generation check above is what keeps it off the parent's ring).
 fn under_valgrind() -> bool {
-    std::env::var_os("LD_PRELOAD").is_some_and(|v| v.to_string_lossy().contains("vgpreload"))
+    sys::env_with(c"LD_PRELOAD", |v| v.windows(9).any(|w| w == b"vgpreload")).unwrap_or(false)
 }
 
 /// The opcodes the kernel offers, probed once per process (every ring of a kernel has the
@@ -563,9 +560,7 @@ const RING_AFTER: u32 = 64;
 /// makes its own (knob `EVRING_URING_RING_AFTER`; 0 = make it with the loop, as the tests
 /// that examine ring fds need).
 fn ring_after() -> u32 {
-    env("EVRING_URING_RING_AFTER")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(RING_AFTER)
+    env(c"EVRING_URING_RING_AFTER", |v| v.parse().ok()).unwrap_or(RING_AFTER)
 }
 
 impl Uring {
@@ -1736,10 +1731,13 @@ enum WaitVariant {
 
 fn wait_variant() -> WaitVariant {
     static V: OnceLock<WaitVariant> = OnceLock::new();
-    *V.get_or_init(|| match env("EVRING_URING_EPW").as_deref() {
-        Some("link") => WaitVariant::Linked,
-        Some("lt") => WaitVariant::LinkTimeout,
-        _ => WaitVariant::Ext,
+    *V.get_or_init(|| {
+        env(c"EVRING_URING_EPW", |v| match v {
+            "link" => Some(WaitVariant::Linked),
+            "lt" => Some(WaitVariant::LinkTimeout),
+            _ => None,
+        })
+        .unwrap_or(WaitVariant::Ext)
     })
 }
 
@@ -1750,11 +1748,7 @@ const SMALL_BATCH: usize = 2;
 
 fn small_batch() -> usize {
     static V: OnceLock<usize> = OnceLock::new();
-    *V.get_or_init(|| {
-        env("EVRING_URING_SMALL")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(SMALL_BATCH)
-    })
+    *V.get_or_init(|| env(c"EVRING_URING_SMALL", |v| v.parse().ok()).unwrap_or(SMALL_BATCH))
 }
 
 fn sys_pid_changed(_pid: c_int) -> bool {

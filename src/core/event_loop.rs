@@ -298,23 +298,27 @@ fn misuse(msg: &str) -> ! {
 /// unless `EVFLAG_NOENV` is given or the process is set-id).
 fn effective_flags(flags: u32) -> u32 {
     if flags & EVFLAG_NOENV == 0 && !sys::is_setid() {
-        if let Ok(v) = std::env::var("LIBEV_FLAGS") {
-            return atoi(&v) as u32;
+        if let Some(v) = sys::env_with(c"LIBEV_FLAGS", atoi) {
+            return v as u32;
         }
     }
     flags
 }
 
 /// C's atoi: leading blanks, optional sign, digits; garbage → 0.
-fn atoi(s: &str) -> i64 {
-    let s = s.trim_start();
-    let (neg, digits) = match s.as_bytes().first() {
+fn atoi(s: &[u8]) -> i64 {
+    // C's isspace: ' ' and \t \n \v \f \r.
+    let blanks = s
+        .iter()
+        .take_while(|&&b| b == b' ' || (b'\t'..=b'\r').contains(&b));
+    let s = &s[blanks.count()..];
+    let (neg, digits) = match s.first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
     let mut v: i64 = 0;
-    for b in digits.bytes() {
+    for &b in digits {
         if !b.is_ascii_digit() {
             break;
         }
@@ -341,7 +345,8 @@ impl LoopHandle {
             flags |= backend::recommended();
         }
         // The fork generation tells a forked child's writers and identity checks that the
-        // loop's objects are its parent's (see `loopfds`).
+        // loop's objects are its parent's (see `loopfds`), and resets the pid cached for
+        // their `kcmp` checks ([`crate::ffi::atfork::pid`]). Before any loop-owned fd exists.
         crate::ffi::atfork::ensure_registered();
         let backend = Backend::init(flags & EVBACKEND_MASK)?;
         let rt_now = sys::realtime();
@@ -850,6 +855,22 @@ impl Loop {
             .reserve(n.saturating_sub(self.fdchanges.len()));
     }
 
+    /// Grow the fd table to exactly cover `fd` (an internal watcher's number). Those numbers
+    /// sit at the protected floor (512), far above the application's, one just above the
+    /// other: growing one at a time with amortised doubling allocated, filled and copied
+    /// 2 x 8 KiB of table plus 2 x 2 KiB of change-list room in every new loop (six page
+    /// faults of ~3 us in each forked pgagroal worker, `perf record -e page-faults`).
+    #[cold]
+    fn anfds_fit(&mut self, fd: c_int) {
+        let Ok(fd) = usize::try_from(fd) else { return };
+        if self.anfds.len() <= fd {
+            self.anfds.reserve_exact(fd + 1 - self.anfds.len());
+            self.fdchanges
+                .reserve_exact((fd + 1).saturating_sub(self.fdchanges.len()));
+            self.anfds_grow(fd);
+        }
+    }
+
     #[inline(always)]
     pub fn io_stop(&mut self, w: WatcherPtr) {
         self.clear_pending(w);
@@ -1336,6 +1357,9 @@ impl Loop {
             Obj::Sig => (Some(crate::ffi::callbacks::sigfd_cb), EV_MAXPRI),
             Obj::Timer => (Some(crate::ffi::callbacks::timerfd_cb), EV_MINPRI),
         };
+        if let Some(top) = m.watched().into_iter().max() {
+            self.anfds_fit(top);
+        }
         for (w, fd) in self.obj_watchers(o).into_iter().zip(m.watched()) {
             w.init_io(cb, fd, EV_READ);
             w.set_priority(pri);
@@ -2183,4 +2207,28 @@ pub unsafe fn destroy(lp: *mut ev_loop) {
 /// `ev_break`.
 pub fn set_break(l: &mut Loop, how: c_int) {
     l.loop_done = how;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::atoi;
+
+    #[test]
+    fn atoi_is_cs() {
+        // What glibc's atoi returns for each (LIBEV_FLAGS is parsed with atoi in libev).
+        for (s, v) in [
+            (&b"4"[..], 4),
+            (b"  128", 128),
+            (b"\t\n\x0b\x0c\r 7", 7),
+            (b"-2", -2),
+            (b"+3x", 3),
+            (b"0x80", 0),
+            (b"", 0),
+            (b"abc", 0),
+            (b"- 1", 0),
+            (b"\xff12", 0),
+        ] {
+            assert_eq!(atoi(s), v, "{:?}", String::from_utf8_lossy(s));
+        }
+    }
 }

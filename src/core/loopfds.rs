@@ -87,22 +87,9 @@ pub fn ident(fd: c_int) -> Option<Ident> {
     })
 }
 
-/// This process's pid, cached per fork generation (`getpid` is a system call, and `kcmp`
-/// needs a pid). Async-signal-safe.
+/// This process's pid (cached; see [`crate::ffi::atfork::pid`]).
 pub fn pid() -> c_int {
-    static PID: AtomicI32 = AtomicI32::new(0);
-    static GEN: AtomicU64 = AtomicU64::new(u64::MAX);
-    let gen = crate::ffi::atfork::generation();
-    if GEN.load(Ordering::Acquire) == gen {
-        let p = PID.load(Ordering::Relaxed);
-        if p != 0 {
-            return p;
-        }
-    }
-    let p = sys::getpid();
-    PID.store(p, Ordering::Relaxed);
-    GEN.store(gen, Ordering::Release);
-    p
+    crate::ffi::atfork::pid()
 }
 
 /// Do `a` and `b` name the same open file? `None` when the kernel cannot tell (`kcmp`

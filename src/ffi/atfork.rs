@@ -7,17 +7,34 @@
 //! made through libc (not after raw `clone` syscalls, which also skip libc's own fork
 //! bookkeeping), before `fork()` returns there.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::ffi::c_int;
+use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Once;
 
-static GENERATION: AtomicU64 = AtomicU64::new(0);
+/// What the child handler writes, in one cache line: the handler runs in every child of a
+/// process that made a loop, and its write costs that child a copy-on-write page fault; the
+/// first later read of the cached pid then costs nothing more (they used to sit on two
+/// pages: two faults per forked pgagroal worker).
+#[repr(C, align(64))]
+struct ForkState {
+    generation: AtomicU64,
+    /// This process's pid, or 0 = not known yet (reset in every child).
+    pid: AtomicI32,
+}
+
+static STATE: ForkState = ForkState {
+    generation: AtomicU64::new(0),
+    pid: AtomicI32::new(0),
+};
 static REGISTER: Once = Once::new();
 
 extern "C" fn child_after_fork() {
-    GENERATION.fetch_add(1, Ordering::Relaxed);
+    STATE.generation.fetch_add(1, Ordering::Relaxed);
+    STATE.pid.store(0, Ordering::Relaxed);
 }
 
 /// Install the handler (once per process; inherited by children, as atfork handlers are).
+/// Every loop creation calls this: [`pid`] and the io_uring backend's fork check rely on it.
 pub fn ensure_registered() {
     REGISTER.call_once(|| {
         // SAFETY: registers a handler that only touches an atomic; no prepare/parent hooks.
@@ -31,5 +48,19 @@ pub fn ensure_registered() {
 /// Number of `fork()`s between the first process that registered and this one.
 #[inline]
 pub fn generation() -> u64 {
-    GENERATION.load(Ordering::Relaxed)
+    STATE.generation.load(Ordering::Relaxed)
+}
+
+/// This process's pid, cached until the next `fork()` (`getpid` is a system call, and `kcmp`
+/// needs a pid). Async-signal-safe. Valid only once [`ensure_registered`] ran (every loop
+/// creation calls it, and only loop-owned fds ask for the pid).
+#[inline]
+pub fn pid() -> c_int {
+    let p = STATE.pid.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    let p = crate::sys::getpid();
+    STATE.pid.store(p, Ordering::Relaxed);
+    p
 }
