@@ -336,12 +336,13 @@ def pgbench(quick):
     rounds = "3" if quick else "7"
     dur = "5" if quick else "15"
     p = subprocess.run([os.path.join(ROOT, "pgagroal-patch", "e2e.sh"), "--compare", "evring-static", "libev",
-                        "--rounds", rounds, "--duration", dur, "--backends", "auto", "--syscalls"],
+                        "--rounds", rounds, "--duration", dur, "--backends", "auto", "--syscalls", "--profile"],
                        cwd=ROOT, capture_output=True, text=True)
     lines = p.stdout.splitlines()
     table = []
     table_c = []
     sys_table = []
+    prof_table = []
     for i, line in enumerate(lines):
         if line.startswith("Comparison ("):
             table = lines[i:i + 2 + 3]
@@ -349,6 +350,8 @@ def pgbench(quick):
             table_c = lines[i:i + 2 + 3]
         if line.startswith("Syscalls per transaction ("):
             sys_table = lines[i:i + 2 + 3]
+        if line.startswith("Event loop share of the busy CPU ("):
+            prof_table = lines[i:i + 2 + 3 * 4]
     sys_rows = []
     for line in sys_table[2:]:
         tok = line.split()
@@ -367,7 +370,7 @@ def pgbench(quick):
                 except ValueError:
                     pass
     return {"rc": p.returncode, "table": table + ([""] + table_c if table_c else []), "rows": rows, "tail": [l for l in lines if l.startswith("e2e:")][-1:],
-            "sys_table": sys_table, "sys_rows": sys_rows,
+            "sys_table": sys_table, "sys_rows": sys_rows, "prof_table": prof_table,
             "rounds": rounds, "duration": dur}
 
 
@@ -709,6 +712,21 @@ def write_report(ctx):
                 a("")
             a("Only %s rounds of %s s per build and pipeline: a first look, not a verdict (pgbench through pgagroal "
               "varies ±20-30%% between identical runs on this VM, see docs/pgagroal.md §6.2)." % (pg["rounds"], pg["duration"]))
+        if pg.get("prof_table"):
+            a("")
+            a("**How much TPS an event loop can change at all.** One more run per build and pipeline with "
+              "`perf record -a -g -e cpu-clock` over the whole machine (pgbench, PostgreSQL and pgagroal share its two "
+              "CPUs), analysed by `pgagroal-patch/loopshare.py`: *loop* is the share of the busy CPU samples spent in "
+              "pgagroal's event loop, i.e. in the loop library's own code (*user*) plus the kernel side of the system "
+              "calls it makes to wait and to change interest, and io_uring request processing (*kernel*). pgagroal's "
+              "callbacks are not counted, nor its fork/exit work for -C. *ceiling* = 1 / (1 − loop): the TPS factor "
+              "a loop that cost nothing at all could reach while the machine is CPU-bound (low *idle*). A TPS target "
+              "above the ceiling of the library being compared against cannot be reached by any event loop; "
+              "differences between the two builds' TPS larger than their loop shares differ are noise.")
+            a("")
+            a("```")
+            L.extend(pg["prof_table"])
+            a("```")
     a("")
     # summary
     a("## Targets: summary")

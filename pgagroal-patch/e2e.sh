@@ -31,6 +31,11 @@
 #                        pgagroal under `strace -f -c`; calls per transaction = difference of
 #                        the totals / difference of the transactions (start-up, connection
 #                        set-up and shutdown cancel out)
+#     --profile          (comparison) per build and cell, one more pgbench -S and -S -C run
+#                        with `perf record -a -g` sampling the whole machine; loopshare.py
+#                        reports the event loop's share of the busy CPU (pgagroal's loop
+#                        system calls and the loop library's own code) and the TPS ceiling it
+#                        implies (installs linux-perf when missing)
 #   Every option also has an environment variable: E2E_MODE, E2E_BIN, E2E_DURATION,
 #   E2E_PIPELINES, E2E_BACKENDS, E2E_CLIENTS, E2E_SCALE, E2E_ROUNDS, E2E_KEEP=1; plus
 #   E2E_USER (OS user for PostgreSQL and pgagroal when run as root; default postgres),
@@ -76,6 +81,7 @@ burst=${E2E_BURST:-12}
 use_strace=${E2E_STRACE:-0}
 use_acct=${E2E_ACCT:-1}
 count_syscalls=${E2E_SYSCALLS:-0}
+profile=${E2E_PROFILE:-0}
 strace_count=0
 compare=0; cmp_a=; cmp_b=
 
@@ -98,6 +104,7 @@ while [ $# -gt 0 ]; do
     --burst) burst=$2; shift 2 ;;
     --strace) use_strace=1; keep=1; shift ;;
     --syscalls) count_syscalls=1; shift ;;
+    --profile) profile=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "e2e.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -109,6 +116,10 @@ else
   : "${duration:=5}" "${pipelines:=performance session transaction}" "${clients:=8}" "${rounds:=3}"
 fi
 [ "$use_strace" = 1 ] && ! command -v strace >/dev/null && { echo "e2e.sh: --strace needs strace" >&2; exit 2; }
+if [ "$profile" = 1 ] && ! perf version >/dev/null 2>&1; then
+  [ "$(id -u)" = 0 ] || { echo "e2e.sh: --profile needs perf (Debian package linux-perf)" >&2; exit 2; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >/dev/null
+fi
 
 log() { printf '[e2e %(%H:%M:%S)T] %s\n' -1 "$*"; }
 die() { printf 'e2e.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -370,6 +381,7 @@ bench_eval() {
   aborted=$(grep -c 'client [0-9]* aborted' "$out" || true)
   results+=("${cell%%/*} ${cell##*/} $bname $workload ${xacts:--} ${tps:--} ${lat:--} ${failed:--} $aborted")
   last_tps=${tps:-0}
+  last_xacts=${xacts:-0}
   printf '  %-10s %-11s xacts=%-8s tps=%-10s lat=%-7s failed=%s aborted=%s rc=%s\n' \
     "$bname" "$workload" "${xacts:--}" "${tps:--}" "${lat:--}" "${failed:--}" "$aborted" "$rc"
   if [ "$rc" = 0 ] && [ "${failed:-x}" = 0 ] && [ "$aborted" = 0 ] && [ "${xacts:-0}" -gt 0 ]; then
@@ -758,7 +770,7 @@ else
   # ---------------------------------------------------------------- comparison mode
   log "comparison: A=$name_a ($bin_a, libev: $(libev_of "$bin_a")) B=$name_b ($bin_b, libev: $(libev_of "$bin_b"))"
   log "${duration}s select-only runs, $rounds rounds, alternating A/B"
-  declare -A tps_runs=() tps_c_runs=() sys_runs=()
+  declare -A tps_runs=() tps_c_runs=() sys_runs=() prof_runs=()
   for pipeline in $pipelines; do
     for backend in $backends; do
       cell=$pipeline/$backend
@@ -797,6 +809,47 @@ else
           done
           sys_runs[$cell/$k]=$pts
           log "   $bname syscalls (per-client transactions:calls):$pts"
+        done
+      fi
+      if [ "$profile" = 1 ]; then
+        for k in 0 1; do
+          b=${builds[$k]}; if [ $k = 0 ]; then bname=$name_a; else bname=$name_b; fi
+          for wl in S C; do
+            snapshot_pids
+            start_agroal "$b" "$pipeline" "$backend" || continue
+            pdata=$RUN/out/${cell//\//-}-$bname-$wl.perf.data
+            # sample the middle of the run: start-up and the last second are left out
+            ( sleep 1; perf record -q -a -g -e ${E2E_PROFILE_EVENT:-cpu-clock} ${E2E_PROFILE_RATE:--F 999} -o "$pdata" -- \
+                sleep $(( duration > 3 ? duration - 2 : 1 )) >/dev/null 2>&1 ) &
+            prec=$!
+            # every pgagroal process (perf stat -p follows the workers it forks): page faults
+            # and CPU time per transaction, the whole run
+            pstat=$RUN/out/${cell//\//-}-$bname-$wl.perf-stat
+            perf stat -x, -e page-faults,task-clock -p "$agroal_pid" -o "$pstat" >/dev/null 2>&1 &
+            pstat_pid=$!
+            if [ $wl = S ]; then
+              run_bench "$bname" profile -S -c "$clients" -j 2 -T "$duration"
+            else
+              run_bench "$bname" profile-C -S -C -c "$clients" -j 2 -T "$duration"
+            fi
+            # a worker's counts are added to its parent's when it exits: let them exit first
+            for _ in $(seq 50); do
+              [ -z "$(pgrep -P "$agroal_pid" 2>/dev/null)" ] && break
+              sleep 0.1
+            done
+            kill -INT "$pstat_pid" 2>/dev/null || true
+            wait "$pstat_pid" || true
+            wait "$prec" || true
+            stop_agroal term
+            pf=$(awk -F, '$3 == "page-faults" { print $1 }' "$pstat" 2>/dev/null || true)
+            cpu=$(awk -F, '$3 == "task-clock" { print $1 }' "$pstat" 2>/dev/null || true)
+            per=$(python3 -c 'import sys
+x = int(sys.argv[3] or 0)
+print("faults_per_xact=%.1f cpu_us_per_xact=%.1f" % (float(sys.argv[1] or 0) / x, 1000.0 * float(sys.argv[2] or 0) / x) if x else "")' \
+              "${pf:-}" "${cpu:-}" "$last_xacts")
+            prof_runs[$cell/$k/$wl]="$(python3 "$here/loopshare.py" "$pdata" 2>&1 | tail -n 1) $per"
+            log "   $bname profile ($wl): ${prof_runs[$cell/$k/$wl]}"
+          done
         done
       fi
     done
@@ -850,6 +903,28 @@ EOF
       done
     done
   fi
+fi
+
+if [ "$compare" = 1 ] && [ "$profile" = 1 ]; then
+  echo
+  echo "Event loop share of the busy CPU (perf record -a, whole machine, ${duration}s pgbench; loopshare.py):"
+  printf '%-12s %-8s %-14s %-5s %6s %6s %6s %6s %6s %7s %7s %9s %9s\n' pipeline backend build run idle loop user kernel sched ceiling nowait faults/tx cpu_us/tx
+  for pipeline in $pipelines; do
+    for backend in $backends; do
+      for k in 0 1; do
+        if [ $k = 0 ]; then bname=$name_a; else bname=$name_b; fi
+        for wl in S C; do
+          set -- ${prof_runs[$pipeline/$backend/$k/$wl]:-}
+          declare -A f=()
+          for kv in "$@"; do case $kv in *=*) f[${kv%%=*}]=${kv#*=} ;; esac; done
+          printf '%-12s %-8s %-14s %-5s %6s %6s %6s %6s %6s %7s %7s %9s %9s\n' "$pipeline" "$backend" "$bname" \
+            "$( [ $wl = S ] && echo -S || echo -S-C )" "${f[idle]:-n/a}" "${f[loop]:-n/a}" "${f[loop_user]:-n/a}" "${f[loop_kernel]:-n/a}" "${f[loop_sched]:-n/a}" "${f[ceiling]:-n/a}" "${f[ceiling_nowait]:-n/a}" \
+            "${f[faults_per_xact]:-n/a}" "${f[cpu_us_per_xact]:-n/a}"
+          unset f
+        done
+      done
+    done
+  done
 fi
 
 echo
