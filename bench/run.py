@@ -720,9 +720,13 @@ def write_report(ctx):
               "pgagroal's event loop, i.e. in the loop library's own code (*user*) plus the kernel side of the system "
               "calls it makes to wait and to change interest, and io_uring request processing (*kernel*). pgagroal's "
               "callbacks are not counted, nor its fork/exit work for -C. *ceiling* = 1 / (1 − loop): the TPS factor "
-              "a loop that cost nothing at all could reach while the machine is CPU-bound (low *idle*). A TPS target "
-              "above the ceiling of the library being compared against cannot be reached by any event loop; "
-              "differences between the two builds' TPS larger than their loop shares differ are noise.")
+              "a loop that cost nothing at all could reach while the machine is CPU-bound (low *idle*). *sched* is the "
+              "part of *kernel* spent switching away when the loop blocks and back when it wakes (call chains through "
+              "schedule()): every loop that waits pays it while pgagroal runs a process per client, so *nowait* = "
+              "1 / (1 − (loop − sched)) bounds what a better loop library could gain. evring's TPS can exceed "
+              "libev's by at most libev's *nowait* factor; a TPS target above it is beyond any event loop. "
+              "*faults/tx*: page faults of all pgagroal processes (`perf stat -p`, following forked workers) per "
+              "transaction; with -C about one worker per transaction, so this is the per-worker footprint.")
             a("")
             a("```")
             L.extend(pg["prof_table"])

@@ -63,6 +63,13 @@ case $mode in
     if [ "$mode" = evring-static ]; then lib=$prefix/lib/libev.a; else lib=$prefix/lib/libev.so; fi
     [ -f "$lib" ] || die "no $lib"
     set -- -DLIBEV_INCLUDE_DIR="$prefix/include" -DLIBEV_LIBRARY="$lib"
+    if [ "$mode" = evring-static ]; then
+      # libev.a references GCC's unwinder (Rust's std; evring itself never unwinds). gcc
+      # resolves that with libgcc_s.so.1 unless told -static-libgcc; pgagroal is C, so the
+      # static unwinder is safe, and it spares every forked worker libgcc_s's mappings and
+      # its destructors at exit (4 page faults per worker). libev.so.4 does the same itself.
+      set -- "$@" -DCMAKE_EXE_LINKER_FLAGS=-static-libgcc -DCMAKE_SHARED_LINKER_FLAGS=-static-libgcc
+    fi
     ;;
   libev)
     inc=/usr/include

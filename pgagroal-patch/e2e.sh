@@ -35,7 +35,8 @@
 #                        with `perf record -a -g` sampling the whole machine; loopshare.py
 #                        reports the event loop's share of the busy CPU (pgagroal's loop
 #                        system calls and the loop library's own code) and the TPS ceiling it
-#                        implies (installs linux-perf when missing)
+#                        implies, plus page faults of all pgagroal processes per transaction
+#                        (perf stat -p; installs linux-perf when missing)
 #   Every option also has an environment variable: E2E_MODE, E2E_BIN, E2E_DURATION,
 #   E2E_PIPELINES, E2E_BACKENDS, E2E_CLIENTS, E2E_SCALE, E2E_ROUNDS, E2E_KEEP=1; plus
 #   E2E_USER (OS user for PostgreSQL and pgagroal when run as root; default postgres),
@@ -823,9 +824,11 @@ else
                 sleep $(( duration > 3 ? duration - 2 : 1 )) >/dev/null 2>&1 ) &
             prec=$!
             # every pgagroal process (perf stat -p follows the workers it forks): page faults
-            # and CPU time per transaction, the whole run
+            # per transaction over the whole run (-S -C: about one worker per transaction).
+            # Its task-clock is not reported: it swung 14-104 us per -S transaction between
+            # identical runs (workers' counts reach the parent only when they exit)
             pstat=$RUN/out/${cell//\//-}-$bname-$wl.perf-stat
-            perf stat -x, -e page-faults,task-clock -p "$agroal_pid" -o "$pstat" >/dev/null 2>&1 &
+            perf stat -x, -e page-faults -p "$agroal_pid" -o "$pstat" >/dev/null 2>&1 &
             pstat_pid=$!
             if [ $wl = S ]; then
               run_bench "$bname" profile -S -c "$clients" -j 2 -T "$duration"
@@ -842,11 +845,9 @@ else
             wait "$prec" || true
             stop_agroal term
             pf=$(awk -F, '$3 == "page-faults" { print $1 }' "$pstat" 2>/dev/null || true)
-            cpu=$(awk -F, '$3 == "task-clock" { print $1 }' "$pstat" 2>/dev/null || true)
             per=$(python3 -c 'import sys
-x = int(sys.argv[3] or 0)
-print("faults_per_xact=%.1f cpu_us_per_xact=%.1f" % (float(sys.argv[1] or 0) / x, 1000.0 * float(sys.argv[2] or 0) / x) if x else "")' \
-              "${pf:-}" "${cpu:-}" "$last_xacts")
+x = int(sys.argv[2] or 0)
+print("faults_per_xact=%.1f" % (float(sys.argv[1] or 0) / x) if x else "")' "${pf:-}" "$last_xacts")
             prof_runs[$cell/$k/$wl]="$(python3 "$here/loopshare.py" "$pdata" 2>&1 | tail -n 1) $per"
             log "   $bname profile ($wl): ${prof_runs[$cell/$k/$wl]}"
           done
@@ -908,7 +909,7 @@ fi
 if [ "$compare" = 1 ] && [ "$profile" = 1 ]; then
   echo
   echo "Event loop share of the busy CPU (perf record -a, whole machine, ${duration}s pgbench; loopshare.py):"
-  printf '%-12s %-8s %-14s %-5s %6s %6s %6s %6s %6s %7s %7s %9s %9s\n' pipeline backend build run idle loop user kernel sched ceiling nowait faults/tx cpu_us/tx
+  printf '%-12s %-8s %-14s %-5s %6s %6s %6s %6s %6s %7s %7s %9s\n' pipeline backend build run idle loop user kernel sched ceiling nowait faults/tx
   for pipeline in $pipelines; do
     for backend in $backends; do
       for k in 0 1; do
@@ -917,9 +918,9 @@ if [ "$compare" = 1 ] && [ "$profile" = 1 ]; then
           set -- ${prof_runs[$pipeline/$backend/$k/$wl]:-}
           declare -A f=()
           for kv in "$@"; do case $kv in *=*) f[${kv%%=*}]=${kv#*=} ;; esac; done
-          printf '%-12s %-8s %-14s %-5s %6s %6s %6s %6s %6s %7s %7s %9s %9s\n' "$pipeline" "$backend" "$bname" \
+          printf '%-12s %-8s %-14s %-5s %6s %6s %6s %6s %6s %7s %7s %9s\n' "$pipeline" "$backend" "$bname" \
             "$( [ $wl = S ] && echo -S || echo -S-C )" "${f[idle]:-n/a}" "${f[loop]:-n/a}" "${f[loop_user]:-n/a}" "${f[loop_kernel]:-n/a}" "${f[loop_sched]:-n/a}" "${f[ceiling]:-n/a}" "${f[ceiling_nowait]:-n/a}" \
-            "${f[faults_per_xact]:-n/a}" "${f[cpu_us_per_xact]:-n/a}"
+            "${f[faults_per_xact]:-n/a}"
           unset f
         done
       done
