@@ -30,7 +30,10 @@ fn main() {
     // ran its destructors at exit() (4 page faults per worker, measured with
     // `perf record -e page-faults` on pgagroal under pgbench -C). A linker script named
     // libgcc_s.a, found first on the library path, sends `-lgcc_s` to the static archive
-    // (PIC on Debian; its symbols stay local: a cdylib exports only the C API).
+    // (PIC on Debian; its symbols stay local: a cdylib exports only the C API). Only the
+    // cdylib's link sees the directory (a `-L` link argument: GNU ld applies every `-L` to
+    // every `-l`), not the test binaries or crates linking the rlib. A toolchain without a
+    // PIC libgcc_eh.a (clang with libunwind, say) builds with EVRING_DYNAMIC_LIBGCC=1.
     let target_env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
     if target_os == "linux"
         && target_env == "gnu"
@@ -40,7 +43,7 @@ fn main() {
         let dir = out.join("static-libgcc");
         std::fs::create_dir_all(&dir).expect("create OUT_DIR/static-libgcc");
         std::fs::write(dir.join("libgcc_s.a"), "INPUT(-lgcc_eh)\n").expect("write libgcc_s.a");
-        println!("cargo:rustc-link-search=native={}", dir.display());
+        println!("cargo:rustc-cdylib-link-arg=-L{}", dir.display());
     }
     println!("cargo:rerun-if-env-changed=EVRING_DYNAMIC_LIBGCC");
     println!("cargo:rerun-if-changed=build.rs");

@@ -68,7 +68,8 @@ case $mode in
       # resolves that with libgcc_s.so.1 unless told -static-libgcc; pgagroal is C, so the
       # static unwinder is safe, and it spares every forked worker libgcc_s's mappings and
       # its destructors at exit (4 page faults per worker). libev.so.4 does the same itself.
-      set -- "$@" -DCMAKE_EXE_LINKER_FLAGS=-static-libgcc -DCMAKE_SHARED_LINKER_FLAGS=-static-libgcc
+      set -- "$@" -DCMAKE_EXE_LINKER_FLAGS="${LDFLAGS:+$LDFLAGS }-static-libgcc" \
+        -DCMAKE_SHARED_LINKER_FLAGS="${LDFLAGS:+$LDFLAGS }-static-libgcc"
     fi
     ;;
   libev)

@@ -821,14 +821,14 @@ else
             pdata=$RUN/out/${cell//\//-}-$bname-$wl.perf.data
             # sample the middle of the run: start-up and the last second are left out
             ( sleep 1; perf record -q -a -g -e ${E2E_PROFILE_EVENT:-cpu-clock} ${E2E_PROFILE_RATE:--F 999} -o "$pdata" -- \
-                sleep $(( duration > 3 ? duration - 2 : 1 )) >/dev/null 2>&1 ) &
+                sleep $(( duration > 3 ? duration - 2 : 1 )) >/dev/null 2>>"$RUN/out/perf.err" ) &
             prec=$!
             # every pgagroal process (perf stat -p follows the workers it forks): page faults
             # per transaction over the whole run (-S -C: about one worker per transaction).
             # Its task-clock is not reported: it swung 14-104 us per -S transaction between
             # identical runs (workers' counts reach the parent only when they exit)
             pstat=$RUN/out/${cell//\//-}-$bname-$wl.perf-stat
-            perf stat -x, -e page-faults -p "$agroal_pid" -o "$pstat" >/dev/null 2>&1 &
+            perf stat -x, -e page-faults -p "$agroal_pid" -o "$pstat" >/dev/null 2>>"$RUN/out/perf.err" &
             pstat_pid=$!
             if [ $wl = S ]; then
               run_bench "$bname" profile -S -c "$clients" -j 2 -T "$duration"
@@ -845,10 +845,14 @@ else
             wait "$prec" || true
             stop_agroal term
             pf=$(awk -F, '$3 == "page-faults" { print $1 }' "$pstat" 2>/dev/null || true)
+            # (a failed analysis shows as n/a in the table; it must not end the comparison)
             per=$(python3 -c 'import sys
-x = int(sys.argv[2] or 0)
-print("faults_per_xact=%.1f" % (float(sys.argv[1] or 0) / x) if x else "")' "${pf:-}" "$last_xacts")
-            prof_runs[$cell/$k/$wl]="$(python3 "$here/loopshare.py" "$pdata" 2>&1 | tail -n 1) $per"
+try:
+    print("faults_per_xact=%.1f" % (float(sys.argv[1]) / int(sys.argv[2])))
+except (ValueError, ZeroDivisionError):
+    pass' "${pf:-}" "$last_xacts" || true)
+            share=$(python3 "$here/loopshare.py" "$pdata" 2>>"$RUN/out/loopshare.err" | tail -n 1 || true)
+            prof_runs[$cell/$k/$wl]="$share $per"
             log "   $bname profile ($wl): ${prof_runs[$cell/$k/$wl]}"
           done
         done

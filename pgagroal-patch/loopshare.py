@@ -18,6 +18,11 @@ The user callbacks the loop calls are pgagroal's own work and are not charged (o
 leaf frame is looked at). Page faults and fork/exit work of pgagroal's worker processes are
 not charged either (they are pgagroal's), so for pgbench -C this is a lower bound.
 
+Bias between backends: epoll's wake-up work (ep_poll_callback) runs in the process that
+makes a socket readable (PostgreSQL, pgbench) and is not charged, while an io_uring wait's
+wake-up continues as task work in pgagroal's process and is charged: the io_uring backend's
+share is overstated by that much against epoll (libev).
+
 If the machine is CPU-bound (low idle share), a loop that cost nothing at all would raise TPS
 by at most 1 / (1 - loop share of busy samples): that bound is printed as `ceiling`. Part of
 the loop's kernel share is switching away when it blocks and back when it wakes (call chains
@@ -105,8 +110,8 @@ def main():
                 loop_u += 1
                 hit = True
         agroal_loop += hit and is_agroal
-    if busy == 0:
-        print("%s samples=%d busy=0" % (label, n))
+    if busy == 0 or loop_k + loop_u >= busy:
+        print("%s samples=%d busy=%d (nothing to compare)" % (label, n, busy))
         return
     share = (loop_k + loop_u) / busy
     print("%s samples=%d idle=%.1f%% loop=%.2f%% loop_user=%.2f%% loop_kernel=%.2f%% loop_sched=%.2f%% "
@@ -116,7 +121,7 @@ def main():
              1.0 / (1.0 - share), 1.0 / (1.0 - share + loop_sched / busy)))
     if os.environ.get("LOOPSHARE_TOP"):
         for sym, c in sorted(top.items(), key=lambda x: -x[1])[:25]:
-            print("  %5.2f%% %s" % (100.0 * c / busy, sym))
+            print("  %5.2f%% %s" % (100.0 * c / busy, sym), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -299,14 +299,16 @@ fn misuse(msg: &str) -> ! {
 fn effective_flags(flags: u32) -> u32 {
     if flags & EVFLAG_NOENV == 0 && !sys::is_setid() {
         if let Some(v) = sys::env_with(c"LIBEV_FLAGS", atoi) {
+            // libev: `flags = atoi(getenv("LIBEV_FLAGS"))` into an unsigned int.
             return v as u32;
         }
     }
     flags
 }
 
-/// C's atoi: leading blanks, optional sign, digits; garbage → 0.
-fn atoi(s: &[u8]) -> i64 {
+/// glibc's atoi, `(int) strtol(s, NULL, 10)`: leading blanks, optional sign, digits; garbage
+/// → 0; out of `long` range → LONG_MAX/LONG_MIN, then truncated to `int` as gcc does.
+fn atoi(s: &[u8]) -> i32 {
     // C's isspace: ' ' and \t \n \v \f \r.
     let blanks = s
         .iter()
@@ -317,18 +319,14 @@ fn atoi(s: &[u8]) -> i64 {
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
-    let mut v: i64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            break;
-        }
-        v = v.wrapping_mul(10).wrapping_add((b - b'0') as i64);
+    // The magnitude, saturated just past the `long` range.
+    let cap = i64::MAX as i128 + 1;
+    let mut v: i128 = 0;
+    for &b in digits.iter().take_while(|b| b.is_ascii_digit()) {
+        v = (v * 10 + i128::from(b - b'0')).min(cap);
     }
-    if neg {
-        -v
-    } else {
-        v
-    }
+    let l = if neg { -v } else { v.min(i64::MAX as i128) } as i64;
+    l as i32
 }
 
 impl LoopHandle {
@@ -860,13 +858,20 @@ impl Loop {
     /// other: growing one at a time with amortised doubling allocated, filled and copied
     /// 2 x 8 KiB of table plus 2 x 2 KiB of change-list room in every new loop (six page
     /// faults of ~3 us in each forked pgagroal worker, `perf record -e page-faults`).
+    /// Room is left for the numbers of the loop's other objects (signalfd, timerfd, rebuilds),
+    /// which come right after, so each of them does not copy the table again.
     #[cold]
     fn anfds_fit(&mut self, fd: c_int) {
+        const SLACK: usize = 3 * loopfds::MEMBERS;
         let Ok(fd) = usize::try_from(fd) else { return };
         if self.anfds.len() <= fd {
-            self.anfds.reserve_exact(fd + 1 - self.anfds.len());
-            self.fdchanges
-                .reserve_exact((fd + 1).saturating_sub(self.fdchanges.len()));
+            if self.anfds.capacity() <= fd {
+                self.anfds.reserve_exact(fd + 1 + SLACK - self.anfds.len());
+            }
+            if self.fdchanges.capacity() <= fd {
+                self.fdchanges
+                    .reserve_exact((fd + 1 + SLACK).saturating_sub(self.fdchanges.len()));
+            }
             self.anfds_grow(fd);
         }
     }
@@ -2227,6 +2232,12 @@ mod tests {
             (b"abc", 0),
             (b"- 1", 0),
             (b"\xff12", 0),
+            (b"99999999999999999999", -1),
+            (b"9223372036854775808", -1),
+            (b"-9223372036854775808", 0),
+            (b"-9223372036854775809", 0),
+            (b"4294967424", 128),
+            (b"-1", -1),
         ] {
             assert_eq!(atoi(s), v, "{:?}", String::from_utf8_lossy(s));
         }

@@ -8,7 +8,7 @@
 //! bookkeeping), before `fork()` returns there.
 
 use core::ffi::c_int;
-use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
 
 /// What the child handler writes, in one cache line: the handler runs in every child of a
@@ -18,13 +18,16 @@ use std::sync::Once;
 #[repr(C, align(64))]
 struct ForkState {
     generation: AtomicU64,
-    /// This process's pid, or 0 = not known yet (reset in every child).
-    pid: AtomicI32,
+    /// This process's pid tagged with the generation it was read in: `(generation as u32) <<
+    /// 32 | pid`, 0 = not known yet. The tag, not only the reset in the child handler, is what
+    /// makes a stale value harmless: a `pid()` interrupted between `getpid` and its store by
+    /// a signal handler that forks would otherwise store the parent's pid in the child.
+    pid: AtomicU64,
 }
 
 static STATE: ForkState = ForkState {
     generation: AtomicU64::new(0),
-    pid: AtomicI32::new(0),
+    pid: AtomicU64::new(0),
 };
 static REGISTER: Once = Once::new();
 
@@ -56,11 +59,15 @@ pub fn generation() -> u64 {
 /// creation calls it, and only loop-owned fds ask for the pid).
 #[inline]
 pub fn pid() -> c_int {
-    let p = STATE.pid.load(Ordering::Relaxed);
-    if p != 0 {
-        return p;
+    let gen = generation() as u32;
+    let v = STATE.pid.load(Ordering::Relaxed);
+    if v != 0 && (v >> 32) as u32 == gen {
+        return v as u32 as c_int;
     }
     let p = crate::sys::getpid();
-    STATE.pid.store(p, Ordering::Relaxed);
+    STATE.pid.store(
+        (u64::from(gen) << 32) | u64::from(p as u32),
+        Ordering::Relaxed,
+    );
     p
 }
