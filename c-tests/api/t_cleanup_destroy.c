@@ -10,20 +10,6 @@
 #include <sys/wait.h>
 #include <time.h>
 
-static int count_fd(int fd, const char *target, void *n)
-{
-  (void)fd; (void)target;
-  ++*(int *)n;
-  return 0;
-}
-
-static int count_fds(void)
-{
-  int n = 0;
-  test_each_fd(count_fd, &n);
-  return n;
-}
-
 static const char *disposition(int sig)
 {
   struct sigaction sa;
@@ -209,7 +195,7 @@ static void s_cycles(void)
 
   TRACE("3. create/destroy cycles");
   CHECK(pipe(p) == 0);
-  before = count_fds();
+  before = test_count_fds();
   for (i = 0; i < 1000; i++) {
     struct ev_loop *loop = ev_loop_new(0);
     ev_io io;
@@ -236,7 +222,7 @@ static void s_cycles(void)
     ev_periodic_stop(loop, &pe);
     ev_loop_destroy(loop);
   }
-  after = count_fds();
+  after = test_count_fds();
   TRACE("  1000 ev_loop_new/destroy with watchers: failures=%d fd-leak=%d", fails, after - before);
 
   for (i = 0; i < 10; i++) {
@@ -245,7 +231,7 @@ static void s_cycles(void)
     ev_run(loops[i], EVRUN_NOWAIT);
   }
   for (i = 9; i >= 0; i--) ev_loop_destroy(loops[i]);
-  TRACE("  10 loops alive at once, destroyed in reverse: fd-leak=%d", count_fds() - before);
+  TRACE("  10 loops alive at once, destroyed in reverse: fd-leak=%d", test_count_fds() - before);
 
   for (i = 0; i < 50; i++) {
     struct ev_loop *loop = ev_default_loop(0);
@@ -258,7 +244,7 @@ static void s_cycles(void)
     ev_loop_destroy(loop);
   }
   TRACE("  50 default loop create/destroy: failures=%d fd-leak=%d SIGCHLD=%s", fails,
-        count_fds() - before, disposition(SIGCHLD));
+        test_count_fds() - before, disposition(SIGCHLD));
   close(p[0]);
   close(p[1]);
 }

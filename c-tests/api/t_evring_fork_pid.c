@@ -21,20 +21,6 @@ static void async_cb(struct ev_loop *l, ev_async *w, int revents)
   got++;
 }
 
-static int count_fd(int fd, const char *target, void *arg)
-{
-  (void)fd; (void)target;
-  ++*(int *)arg;
-  return 0;
-}
-
-static int nfds(void)
-{
-  int n = 0;
-  test_each_fd(count_fd, &n);
-  return n;
-}
-
 #define MAXFD 4096
 static unsigned char had_[MAXFD];
 static int lowest_;
@@ -57,7 +43,7 @@ static int lowest_new_fd(int fd, const char *target, void *arg)
  * number of open fds afterwards minus before; *floor = the lowest fd number the loop held. */
 static int loop_round(int *floor)
 {
-  int before = nfds();
+  int before = test_count_fds();
   memset(had_, 0, sizeof had_);
   test_each_fd(mark_fd, NULL);
   struct ev_loop *l = test_new_loop(0);
@@ -73,7 +59,7 @@ static int loop_round(int *floor)
   *floor = lowest_;
   ev_async_stop(l, &a);
   ev_loop_destroy(l);
-  return nfds() - before;
+  return test_count_fds() - before;
 }
 
 #define SPAN 16

@@ -231,6 +231,21 @@ static inline void test_each_fd(test_fd_fn fn, void *arg)
   closedir(d);
 }
 
+static inline int test_count_fd_(int fd, const char *target, void *n)
+{
+  (void)fd; (void)target;
+  ++*(int *)n;
+  return 0;
+}
+
+/* How many fds the process has open (test_each_fd's rules): for fd-leak checks. */
+static inline int test_count_fds(void)
+{
+  int n = 0;
+  test_each_fd(test_count_fd_, &n);
+  return n;
+}
+
 /* Read one byte from `fd` into *c if one is waiting (FIONREAD), without blocking on an empty
  * fd: returns 1 after a read, 0 if nothing was readable (a spurious readiness event in an io
  * callback). */

@@ -853,13 +853,12 @@ impl Loop {
             .reserve(n.saturating_sub(self.fdchanges.len()));
     }
 
-    /// Grow the fd table to exactly cover `fd` (an internal watcher's number). Those numbers
-    /// sit at the protected floor (512), far above the application's, one just above the
-    /// other: growing one at a time with amortised doubling allocated, filled and copied
-    /// 2 x 8 KiB of table plus 2 x 2 KiB of change-list room in every new loop (six page
-    /// faults of ~3 us in each forked pgagroal worker, `perf record -e page-faults`).
-    /// Room is left for the numbers of the loop's other objects (signalfd, timerfd, rebuilds),
-    /// which come right after, so each of them does not copy the table again.
+    /// Grow the fd table in one exact step to cover `fd` (an internal watcher's number) plus
+    /// room for the loop's other objects (signalfd, timerfd, rebuilds), whose numbers come
+    /// right after. Those numbers sit at the protected floor (512), far above the
+    /// application's: growing one at a time with amortised doubling allocated, filled and
+    /// copied 2 x 8 KiB of table plus 2 x 2 KiB of change-list room in every new loop (six
+    /// page faults of ~3 us in each forked pgagroal worker, `perf record -e page-faults`).
     #[cold]
     fn anfds_fit(&mut self, fd: c_int) {
         const SLACK: usize = 3 * loopfds::MEMBERS;

@@ -87,10 +87,8 @@ pub fn ident(fd: c_int) -> Option<Ident> {
     })
 }
 
-/// This process's pid (cached; see [`crate::ffi::atfork::pid`]).
-pub fn pid() -> c_int {
-    crate::ffi::atfork::pid()
-}
+/// This process's pid (cached per fork).
+pub use crate::ffi::atfork::pid;
 
 /// Do `a` and `b` name the same open file? `None` when the kernel cannot tell (`kcmp`
 /// missing or forbidden). A closed number is "not the same". Async-signal-safe; errno is
