@@ -1,9 +1,11 @@
 /* evring-test: backends=128 mode=self timeout=60 lanes=dynamic */
 /* evring-only: syscalls of a blocking loop iteration with K interest changes (strace).
- * A worker (this program re-executed under `strace -f`) runs N iterations; before each, it
- * changes the mask of K=8 watchers (pipe read ends: READ <-> WRITE, never ready) and the
- * iteration blocks until a 1 ms timer. Between two getppid() markers we count the syscalls
- * (libev's epoll: N epoll_wait + N*K epoll_ctl):
+ * A worker (this program re-executed under `strace -f`) runs two phases of N iterations; before
+ * each iteration it changes K=8 watchers (pipe read ends, never ready), and the iteration
+ * blocks until a 5 ms timer. Between getppid() markers we count the syscalls (libev's epoll:
+ * N epoll_wait + N*K epoll_ctl in each phase).
+ * Phase 1, re-registrations (ev_io_stop + ev_io_set to the same fd and mask + ev_io_start, the
+ * pgagroal pattern):
  *   epollwait strategy (the default): N io_uring_enter, no epoll_ctl, an epoll_wait only in
  *     iterations whose timer was already due (non-blocking: changes batched, then
  *     epoll_wait), and at most one io_uring_register per iteration: the synchronous cancel
@@ -11,6 +13,11 @@
  *     the wait completes in the enter);
  *   EVRING_URING_MODE=epollctl: N io_uring_enter + N epoll_wait, no epoll_ctl, no register;
  *   EVRING_URING_MODE=poll: exactly N io_uring_enter, no epoll_ctl, no epoll_wait.
+ * Phase 2, mask changes (READ <-> WRITE): such a change can fail in ways that must be handled
+ * before the wait (see "Which batches share the enter with the wait" in
+ * src/backend/uring.rs), so every epoll strategy makes N io_uring_enter (the batch) + N
+ * epoll_wait, no epoll_ctl, no register; poll: exactly N io_uring_enter (and a synchronous
+ * cancel per changed fd: io_uring_register).
  * The epollwait strategy needs IORING_OP_EPOLL_WAIT (Linux 6.15); on older kernels evring
  * runs the epollctl strategy, and so does this check. Skipped without strace, or when
  * io_uring is unavailable/forced off. */
@@ -52,9 +59,9 @@ static int lazy_child(void)
     ev_io_init(&w[i], nop_io, p[i][0], EV_READ);
     ev_io_start(l, &w[i]);
   }
-  getppid(); /* marker 3: no ring yet */
+  getppid(); /* marker 4: no ring yet */
   for (it = 0; it < 5; it++) {
-    if (it == 2) getppid(); /* marker 4: the ring is made in this iteration */
+    if (it == 2) getppid(); /* marker 5: the ring is made in this iteration */
     if (it > 0)
       for (i = 0; i < K; i++) {
         ev_io_stop(l, &w[i]);
@@ -63,7 +70,7 @@ static int lazy_child(void)
       }
     ev_run(l, EVRUN_NOWAIT);
   }
-  getppid(); /* marker 5 */
+  getppid(); /* marker 6 */
   CHECK(ev_backend(l) == EVBACKEND_IOURING);
   ev_loop_destroy(l);
   return 0;
@@ -81,10 +88,19 @@ static int worker(void)
     ev_io_init(&w[i], nop_io, p[i][0], EV_READ);
     ev_io_start(l, &w[i]);
   }
-  ev_timer_init(&t, nop_timer, 0.001, 0.001);
+  ev_timer_init(&t, nop_timer, 0.005, 0.005); /* 5 ms: under strace an iteration takes ~1 ms */
   ev_timer_start(l, &t);
   for (it = 0; it < 3; it++) ev_run(l, EVRUN_ONCE); /* settle */
-  getppid();
+  getppid(); /* marker 1: phase 1, re-registrations */
+  for (it = 0; it < N; it++) {
+    for (i = 0; i < K; i++) {
+      ev_io_stop(l, &w[i]);
+      ev_io_set(&w[i], p[i][0], EV_READ);
+      ev_io_start(l, &w[i]);
+    }
+    ev_run(l, EVRUN_ONCE);
+  }
+  getppid(); /* marker 2: phase 2, mask changes */
   for (it = 0; it < N; it++) {
     for (i = 0; i < K; i++) {
       ev_io_stop(l, &w[i]);
@@ -93,7 +109,7 @@ static int worker(void)
     }
     ev_run(l, EVRUN_ONCE);
   }
-  getppid();
+  getppid(); /* marker 3 */
   {
     int st;
     pid_t c = fork();
@@ -117,6 +133,7 @@ int main(int argc, char **argv)
   char self[4096], out[] = "t_uring_strace.XXXXXX", line[512];
   const char *mode = getenv("EVRING_URING_MODE");
   int fd, st, markers = 0, enters = 0, ctls = 0, waits = 0, regs = 0, expect_waits, epw;
+  int m_enters = 0, m_ctls = 0, m_waits = 0, m_regs = 0;
   int lz_setup[2] = {0, 0}, lz_enter[2] = {0, 0}, lz_ctl[2] = {0, 0};
   ssize_t n;
   pid_t pid;
@@ -151,11 +168,18 @@ int main(int argc, char **argv)
   CHECK(f != NULL);
   while (fgets(line, sizeof line, f)) {
     if (strstr(line, "getppid(")) { markers++; continue; }
-    if (markers == 3 || markers == 4) {
-      int ph = markers - 3;
+    if (markers == 4 || markers == 5) {
+      int ph = markers - 4;
       if (strstr(line, "io_uring_setup(")) lz_setup[ph]++;
       else if (strstr(line, "io_uring_enter(")) lz_enter[ph]++;
       else if (strstr(line, "epoll_ctl(")) lz_ctl[ph]++;
+      continue;
+    }
+    if (markers == 2) {
+      if (strstr(line, "io_uring_enter(")) m_enters++;
+      else if (strstr(line, "io_uring_register(")) m_regs++;
+      else if (strstr(line, "epoll_ctl(")) m_ctls++;
+      else if (strstr(line, "epoll_wait(") || strstr(line, "epoll_pwait")) m_waits++;
       continue;
     }
     if (markers != 1) continue;
@@ -166,7 +190,7 @@ int main(int argc, char **argv)
   }
   fclose(f);
   unlink(out);
-  CHECK_EQ_INT(markers, 5);
+  CHECK_EQ_INT(markers, 6);
   if (mode && !*mode) mode = NULL; /* empty = the default, as evring reads it */
   epw = (!mode || !strcmp(mode, "epollwait")) && kernel_at_least(6, 15);
   if (mode && !strcmp(mode, "poll")) expect_waits = 0;
@@ -180,7 +204,17 @@ int main(int argc, char **argv)
   else CHECK(waits <= N / 2); /* epollwait: only iterations whose timer was already due */
   if (epw) CHECK(regs + waits <= N); /* a cancel only where the wait ran in the ring */
   else if (!mode || strcmp(mode, "poll")) CHECK_EQ_INT(regs, 0);
-  TRACE("%d blocking iterations with %d changes each: one io_uring_enter each, no epoll_ctl", N, K);
+  TRACE("%d blocking iterations with %d re-registrations each: one io_uring_enter each, no epoll_ctl",
+        N, K);
+  fprintf(stderr, "mask changes: enters=%d register=%d epoll_ctl=%d epoll_wait=%d\n", m_enters,
+          m_regs, m_ctls, m_waits);
+  CHECK_EQ_INT(m_enters, N);
+  CHECK_EQ_INT(m_ctls, 0);
+  /* poll strategy: the last ev_io_stop of an fd cancels its armed poll synchronously (a
+   * register each); the epoll strategies never register here */
+  if (!mode || strcmp(mode, "poll")) CHECK_EQ_INT(m_regs, 0);
+  CHECK_EQ_INT(m_waits, (mode && !strcmp(mode, "poll")) ? 0 : N);
+  TRACE("%d blocking iterations with %d mask changes each: one io_uring_enter for the batch", N, K);
   fprintf(stderr, "lazy ring: before: setup=%d enter=%d epoll_ctl=%d; after: setup=%d enter=%d "
           "epoll_ctl=%d\n", lz_setup[0], lz_enter[0], lz_ctl[0], lz_setup[1], lz_enter[1], lz_ctl[1]);
   if (epw) {

@@ -109,14 +109,18 @@ impl Select {
         if res == 0 {
             return;
         }
-        for word in 0..words {
+        // From the highest fd down, as libev's select backend scans (words and bits
+        // descending): with the LIFO pending queue, the lowest fd's callbacks then run first,
+        // as with libev (found by a differential test: two readable pipes ran in the opposite
+        // order).
+        for word in (0..words).rev() {
             let r = self.ro[word];
             let w = self.wo[word];
             let mut any = r | w;
             while any != 0 {
-                let bit = any.trailing_zeros() as usize;
-                any &= any - 1;
+                let bit = (Word::BITS - 1 - any.leading_zeros()) as usize;
                 let m: Word = 1 << bit;
+                any &= !m;
                 let mut ev = 0;
                 if r & m != 0 {
                     ev |= EV_READ;
@@ -156,7 +160,8 @@ mod tests {
         );
         out.ready.clear();
         s.poll(Fds::new(&mut anfds), 0.0, &mut out, &Hooks::NONE);
-        assert_eq!(out.ready, vec![(fds[0], EV_READ), (fds[1], EV_WRITE)]);
+        // Highest fd first, as libev's select backend scans.
+        assert_eq!(out.ready, vec![(fds[1], EV_WRITE), (fds[0], EV_READ)]);
         s.modify(fds[1], EV_WRITE as u8, 0);
         out.ready.clear();
         s.poll(Fds::new(&mut anfds), 0.0, &mut out, &Hooks::NONE);

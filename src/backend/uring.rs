@@ -19,7 +19,28 @@
 //!
 //! In both epoll strategies, iterations without changes use plain `epoll_wait`, and up to
 //! [`SMALL_BATCH`] changes go out as plain `epoll_ctl` calls (measured: a ring round trip
-//! for one or two requests costs more than the syscalls it saves).
+//! for one or two requests costs more than the syscalls it saves). Whatever path the changes
+//! take, a failure that gives the loop work (an EPERM fd, which is always ready; a bad fd,
+//! whose watchers get `EV_ERROR`; a failed narrowing, which rebuilds the set) makes the wait
+//! that follows non-blocking ([`Uring::ctl_made_work`]): libev's epoll backend learns these in
+//! `fd_reify`, before it picks the timeout, and so must we.
+//!
+//! ## Which batches share the enter with the wait (`epollwait`)
+//! The kernel reports a failed `EPOLL_CTL` in a CQE, and a CQE does not end an enter that is
+//! waiting for the `EPOLL_WAIT` of the same batch: a failure that must be handled before the
+//! loop sleeps would wait for the iteration's timeout (up to 59.7 s without timers; found by
+//! a differential test, now t_ctl_before_wait). So only a batch of re-registrations -- every
+//! change an `EPOLL_CTL_ADD` with the mask the kernel already has (`ev_io_stop` + `ev_io_start`,
+//! or `ev_io_set` to the same fd and mask: pgagroal's pattern, the churn benchmarks) -- goes
+//! in one enter with the wait ([`probes_only`]): its ADD ends in EEXIST (registration kept,
+//! old generation restored) or, if the fd was closed and reopened as another pollable file,
+//! in a new registration, and neither needs anything before the wait. A batch with a new fd
+//! (EPERM for a regular file, EBADF), a mask change (EEXIST or ENOENT: fix-up with
+//! `epoll_ctl`) or a prune goes as the `epollctl` strategy does: one enter that waits for the
+//! CTLs, the failures handled, then `epoll_wait` with the timeout re-checked. The remaining
+//! limit: a re-registration of an fd that the application closed and left closed (EBADF) or
+//! reopened as a regular file (EPERM) between stop and start is handled when that one wait
+//! ends (the next timer or event).
 //!
 //! ## The in-flight wait hazard (`epollwait`)
 //! An `EPOLL_WAIT` request still in flight when the iteration ends would harvest readiness
@@ -1016,17 +1037,23 @@ impl Uring {
             // yet, also go out this way.
             // SAFETY: before `release`: this thread owns the loop (`Fds::get`).
             self.ctl_plain(unsafe { fds.get() }, out);
+            if self.ctl_made_work(out) {
+                timeout = 0.0;
+            }
             self.epoll_wait_hooked(timeout, hooks)
-        } else if self.mode == Mode::EpollWait
-            && timeout > 0.0
-            && wait_variant() != WaitVariant::Linked
-        {
-            self.ctl_and_wait_ext(fds, timeout, out, hooks)
-        } else if self.mode == Mode::EpollWait && timeout > 0.0 {
-            // Not for a zero timeout: a 0 ns LINK_TIMEOUT can cancel the wait before it has
-            // harvested fds that are ready (measured: an fd made ready by this very batch was
-            // reported one iteration late), so non-blocking iterations use epoll_wait.
-            self.ctl_and_wait(fds, Some(timeout), out, hooks)
+        } else if self.mode == Mode::EpollWait && timeout > 0.0 && probes_only(&self.changes) {
+            // One enter for the changes and the wait, only for a batch whose CTLs can fail
+            // only if the application closed an fd after we registered it (see "Which
+            // batches share the enter with the wait" above).
+            if wait_variant() != WaitVariant::Linked {
+                self.ctl_and_wait_ext(fds, timeout, out, hooks)
+            } else {
+                // Not for a zero timeout: a 0 ns LINK_TIMEOUT can cancel the wait before it
+                // has harvested fds that are ready (measured: an fd made ready by this very
+                // batch was reported one iteration late), so non-blocking iterations use
+                // epoll_wait.
+                self.ctl_and_wait(fds, Some(timeout), out, hooks)
+            }
         } else {
             self.ctl_and_wait(fds, None, out, &Hooks::NONE);
             if self.broken || self.ring_lost {
@@ -1034,11 +1061,26 @@ impl Uring {
                 // growth run: a worker slept 59.7 s here). The loop rebuilds at once.
                 0
             } else {
+                if self.ctl_made_work(out) {
+                    timeout = 0.0;
+                }
                 self.epoll_wait_hooked(timeout, hooks)
             }
         };
         // SAFETY: after `acquire`: this thread owns the loop again (`Fds::get`).
         self.deliver(unsafe { fds.get() }, n, out);
+    }
+
+    /// Did applying this iteration's changes find work the wait must not sleep on: an fd
+    /// epoll refuses (EPERM: always ready from now on), a bad fd (its watchers get EV_ERROR
+    /// after the poll), or a failed narrowing (the loop rebuilds its epoll set)? libev's
+    /// epoll backend learns these in `fd_reify`, before it picks the timeout; here the
+    /// changes go to the kernel inside `poll`, after the timeout was picked, so it is
+    /// checked again (found by a differential test: a watcher on a regular file waited for
+    /// the whole timeout, up to 59.7 s without timers).
+    #[inline]
+    fn ctl_made_work(&self, out: &PollOut) -> bool {
+        !self.eperms.is_empty() | !out.kill.is_empty() | out.rebuild
     }
 
     /// [`Uring::epoll_wait`] between the loop's release and acquire hooks (it touches only
@@ -1571,6 +1613,15 @@ impl Uring {
             out.rebuild = true;
             return;
         }
+        if anfds.get(fd as usize).is_some_and(|a| a.reify != 0) {
+            // The fd changed again since this request was made: between the release and
+            // acquire hooks (the enter of a batch runs there) another thread stopped or
+            // started its watchers, perhaps after closing the fd and opening another file on
+            // its number. This result belongs to the old file; the fd's pending change
+            // goes to the kernel at the next `fd_reify`, and its own result counts (found by
+            // review: a valid watcher on the new file got EV_ERROR).
+            return;
+        }
         match epoll::recover(
             self.epfd,
             anfds,
@@ -1755,6 +1806,20 @@ fn sys_pid_changed(_pid: c_int) -> bool {
     // The atfork generation covers every libc fork(); a getpid() per iteration would cost a
     // syscall. (Drop checks the pid as well.)
     false
+}
+
+/// Can the batch share one enter with the wait (`epollwait`)? Only if every change is a
+/// re-registration with the mask the kernel already has (`ev_io_stop` + `ev_io_start` of an
+/// fd, pgagroal's transaction pipeline and every `ev_io_set` of the same fd): its EPOLL_CTL_ADD
+/// ends in EEXIST (the registration is kept) or, if the application closed the fd and opened
+/// another pollable file on its number meanwhile, in a new registration -- both need nothing
+/// before the wait. Any other change can fail in a way that must be handled before the wait
+/// (EEXIST on an ADD with another mask, ENOENT on a MOD, EPERM on a new fd), and the kernel
+/// reports that only in a CQE that does not end the wait.
+fn probes_only(changes: &[Change]) -> bool {
+    changes
+        .iter()
+        .all(|c| !c.prune && c.op == libc::EPOLL_CTL_ADD as u8 && c.oldmask == c.mask)
 }
 
 fn clear_prune_flags(anfds: &mut [Anfd], changes: &[Change]) {
