@@ -1414,6 +1414,12 @@ impl Uring {
         match wait_res {
             Some(n) if n > 0 => n as usize,
             Some(n) if n == -libc::ECANCELED || n == 0 || n == -libc::EINTR => 0,
+            Some(n) if (n == -libc::EBADF || n == -libc::EINVAL) && self.epfd_gone(-n) => {
+                // The application closed our epoll fd (or put another file on its number):
+                // rebuild on io_uring, as `epoll_wait` failing the same way does.
+                self.epfd_lost = true;
+                0
+            }
             Some(_) => {
                 // The wait itself failed (should not happen): fall back to epoll.
                 self.broken = true;
@@ -1610,7 +1616,18 @@ impl Uring {
     fn ctl_failed(&mut self, anfds: &mut [Anfd], ch: Change, err: c_int, out: &mut PollOut) {
         let fd = ch.fd();
         if ch.prune {
-            out.rebuild = true;
+            if matches!(err, libc::ENOENT | libc::EBADF) {
+                // The application closed the fd after the wait that queued the narrowing:
+                // the kernel dropped its registration (a registration kept alive by a dup
+                // elsewhere shows up as foreign events, and those rebuild the set). Nothing
+                // is registered now; no need to rebuild the whole set for it (found by review:
+                // stop, peer hang-up, close -> a new epoll set and every fd re-added).
+                if let Some(a) = anfds.get_mut(fd as usize) {
+                    a.emask = 0;
+                }
+            } else {
+                out.rebuild = true;
+            }
             return;
         }
         if anfds.get(fd as usize).is_some_and(|a| a.reify != 0) {
@@ -1620,6 +1637,13 @@ impl Uring {
             // its number. This result belongs to the old file; the fd's pending change
             // goes to the kernel at the next `fd_reify`, and its own result counts (found by
             // review: a valid watcher on the new file got EV_ERROR).
+            return;
+        }
+        if matches!(err, libc::EBADF | libc::EINVAL) && self.epfd_gone(err) {
+            // Our epoll fd, not the application's fd, is what failed: rebuild the set (which
+            // re-registers every fd) instead of failing the fd's watchers, as the epoll
+            // backend does.
+            self.epfd_lost = true;
             return;
         }
         match epoll::recover(
@@ -1636,6 +1660,17 @@ impl Uring {
             epoll::Recovery::Fixed => self.mark_fixed(anfds, fd),
             epoll::Recovery::Kill => out.kill.push(fd),
         }
+    }
+
+    /// After an EPOLL_CTL/EPOLL_WAIT failed with EBADF or EINVAL: does our epoll fd number
+    /// no longer name our epoll instance (the application closed it, or put another file
+    /// there)? EINVAL from our requests means the number is not an epoll fd at all; EBADF is
+    /// ours only if the number is closed or names another file (else the watched fd is bad).
+    /// One `fstat`, on failures only. (An application epoll fd `dup2()`ed onto the number is
+    /// not recognised here; the generation tags of its foreign events trigger a rebuild.)
+    #[cold]
+    fn epfd_gone(&self, err: c_int) -> bool {
+        err == libc::EINVAL || ring::file_id(self.epfd) != self.epfd_id
     }
 
     fn mark_fixed(&mut self, anfds: &mut [Anfd], fd: c_int) {
