@@ -87,7 +87,9 @@ impl Select {
             match err {
                 libc::EINTR => {}
                 libc::EBADF => {
-                    for (fd, a) in anfds.iter().enumerate() {
+                    // Queued highest fd first: the EV_ERROR callbacks then run in libev's
+                    // order (found by review with a differential probe).
+                    for (fd, a) in anfds.iter().enumerate().rev() {
                         // SAFETY: F_GETFD on any int is harmless.
                         if a.events != 0
                             && unsafe { libc::fcntl(fd as c_int, libc::F_GETFD) } < 0

@@ -1414,7 +1414,7 @@ impl Uring {
         match wait_res {
             Some(n) if n > 0 => n as usize,
             Some(n) if n == -libc::ECANCELED || n == 0 || n == -libc::EINTR => 0,
-            Some(n) if (n == -libc::EBADF || n == -libc::EINVAL) && self.epfd_gone(-n) => {
+            Some(n) if (n == -libc::EBADF || n == -libc::EINVAL) && self.epfd_gone() => {
                 // The application closed our epoll fd (or put another file on its number):
                 // rebuild on io_uring, as `epoll_wait` failing the same way does.
                 self.epfd_lost = true;
@@ -1618,28 +1618,34 @@ impl Uring {
         if ch.prune {
             if matches!(err, libc::ENOENT | libc::EBADF) {
                 // The application closed the fd after the wait that queued the narrowing:
-                // the kernel dropped its registration (a registration kept alive by a dup
-                // elsewhere shows up as foreign events, and those rebuild the set). Nothing
-                // is registered now; no need to rebuild the whole set for it (found by review:
-                // stop, peer hang-up, close -> a new epoll set and every fd re-added).
+                // no need to rebuild the whole set for it (found by review: stop, peer
+                // hang-up, close -> a new epoll set and every fd re-added). Usually the
+                // kernel dropped the registration with the file; if the file lives on
+                // elsewhere (dup, fork) the registration does too, and the new generation
+                // makes its events foreign, which rebuilds the set then (review: without it
+                // they passed as ours and queued the failing narrowing again, a busy loop).
                 if let Some(a) = anfds.get_mut(fd as usize) {
                     a.emask = 0;
+                    a.egen = a.egen.wrapping_add(1);
                 }
             } else {
                 out.rebuild = true;
             }
             return;
         }
-        if anfds.get(fd as usize).is_some_and(|a| a.reify != 0) {
+        if let Some(a) = anfds.get_mut(fd as usize).filter(|a| a.reify != 0) {
             // The fd changed again since this request was made: between the release and
             // acquire hooks (the enter of a batch runs there) another thread stopped or
             // started its watchers, perhaps after closing the fd and opening another file on
-            // its number. This result belongs to the old file; the fd's pending change
-            // goes to the kernel at the next `fd_reify`, and its own result counts (found by
-            // review: a valid watcher on the new file got EV_ERROR).
+            // its number. This result may belong to the old file (found by review: a valid
+            // watcher on the new file got EV_ERROR), so it is not acted on; instead the fd is
+            // sent again at the next `fd_reify` as a new registration (EV__IOFDSET: even if
+            // its mask did not change), whose own result counts, before that wait.
+            a.reify |= crate::ffi::abi::EV__IOFDSET as u8;
+            a.emask = 0;
             return;
         }
-        if matches!(err, libc::EBADF | libc::EINVAL) && self.epfd_gone(err) {
+        if matches!(err, libc::EBADF | libc::EINVAL) && self.epfd_gone() {
             // Our epoll fd, not the application's fd, is what failed: rebuild the set (which
             // re-registers every fd) instead of failing the fd's watchers, as the epoll
             // backend does.
@@ -1663,14 +1669,19 @@ impl Uring {
     }
 
     /// After an EPOLL_CTL/EPOLL_WAIT failed with EBADF or EINVAL: does our epoll fd number
-    /// no longer name our epoll instance (the application closed it, or put another file
-    /// there)? EINVAL from our requests means the number is not an epoll fd at all; EBADF is
-    /// ours only if the number is closed or names another file (else the watched fd is bad).
-    /// One `fstat`, on failures only. (An application epoll fd `dup2()`ed onto the number is
-    /// not recognised here; the generation tags of its foreign events trigger a rebuild.)
+    /// no longer name an epoll instance (the application closed it, or put another kind of
+    /// file there)? Else the watched fd is what failed (closed; or the loop's own epoll fd
+    /// watched: EINVAL). Asked of the kernel with a non-blocking `epoll_wait` of one event,
+    /// on failures only: `fstat` cannot tell, every eventfd, timerfd, signalfd and epoll fd
+    /// shares one anonymous inode (review). The event it may take is not lost: all our
+    /// registrations are level-triggered. (An application epoll fd `dup2()`ed onto the
+    /// number passes; the generation tags of its foreign events trigger a rebuild.)
     #[cold]
-    fn epfd_gone(&self, err: c_int) -> bool {
-        err == libc::EINVAL || ring::file_id(self.epfd) != self.epfd_id
+    fn epfd_gone(&self) -> bool {
+        let mut ev = EV_ZERO;
+        // SAFETY: one writable event; zero timeout.
+        let r = unsafe { libc::epoll_wait(self.epfd, &mut ev, 1, 0) };
+        r < 0 && matches!(sys::errno(), libc::EBADF | libc::EINVAL)
     }
 
     fn mark_fixed(&mut self, anfds: &mut [Anfd], fd: c_int) {
