@@ -1891,9 +1891,20 @@ fn timeout_ns(t: f64) -> u64 {
 impl Drop for Uring {
     fn drop(&mut self) {
         // Close our numbers only while they still name our files: the application may have
-        // closed them and reused the numbers for its own files.
-        if self.epfd >= 0 && !self.epfd_lost && ring::file_id(self.epfd) == self.epfd_id {
-            sys::close(self.epfd);
+        // closed them and reused the numbers for its own files. In our process the kernel is
+        // asked whether the number still names an epoll instance (`epfd_gone`: an
+        // application's eventfd, timerfd or signalfd `dup2()`ed there passes `fstat`, as they
+        // all share one anonymous inode -- found by review); a forked child must not wait on
+        // its parent's set, so there `fstat` decides (same count of system calls either way).
+        if self.epfd >= 0 && !self.epfd_lost {
+            let ours = if self.foreign() {
+                ring::file_id(self.epfd) == self.epfd_id
+            } else {
+                !self.epfd_gone()
+            };
+            if ours {
+                sys::close(self.epfd);
+            }
         }
         if self.ring.0.is_none() {
             return; // never made
