@@ -338,7 +338,13 @@ def pgbench(quick):
     p = subprocess.run([os.path.join(ROOT, "pgagroal-patch", "e2e.sh"), "--compare", "evring-static", "libev",
                         "--rounds", rounds, "--duration", dur, "--backends", "auto", "--syscalls", "--profile"],
                        cwd=ROOT, capture_output=True, text=True)
+    # The whole output, for a failed check's details (the report keeps only the tables).
+    with open(os.path.join(OUT, "pgbench-e2e.log"), "w") as f:
+        f.write(p.stdout)
+        f.write(p.stderr)
     lines = p.stdout.splitlines()
+    if any(l.startswith("e2e:") and " 0 failed" not in l for l in lines):
+        log("pgbench: some e2e checks failed; details in bench/out/pgbench-e2e.log")
     table = []
     table_c = []
     sys_table = []
