@@ -1513,6 +1513,14 @@ impl Loop {
                 )
             };
         }
+        self.wake_flags_scan(h);
+    }
+
+    /// Feed the signals and asyncs flagged since the last scan, and clear `write_skipped`:
+    /// the wakeup watcher's work after the drain, also done directly by `run` when a wake-up
+    /// was flagged but the loop has no wakeup object (signalfd mode with `ev_feed_signal`:
+    /// the flag stayed set and the loop spun without ever delivering it; found by review).
+    pub fn wake_flags_scan(&mut self, h: &LoopHandle) {
         h.wake.write_skipped.store(0, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         if h.wake.sig_pending.load(Ordering::Relaxed) != 0 {
@@ -1827,9 +1835,14 @@ impl Loop {
         if real_fork && self.evpipe_r.is_some() {
             self.obj_stop(Obj::Pipe);
             self.evpipe_make(h);
-            // Rescan signals and asyncs that may have been flagged before the fork.
+            // Rescan signals and asyncs that may have been flagged before the fork, or in
+            // this process before this rebuild: a writer here found only the parent's object,
+            // which it must not write to, so nothing woke us. `write_skipped` makes the wait
+            // before that rescan non-blocking (found by review: a signal sent in the child
+            // before its first `ev_run` waited for the next timer).
             let pw = self.pipe_w();
             self.feed(pw, EV_CUSTOM);
+            h.wake.write_skipped.store(1, Ordering::Relaxed);
         }
     }
 
@@ -2113,6 +2126,8 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                 let pw = l.pipe_w();
                 if pw.active() != 0 {
                     l.feed(pw, EV_CUSTOM);
+                } else {
+                    l.wake_flags_scan(h);
                 }
             }
             l.time_update();
