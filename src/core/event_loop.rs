@@ -1264,6 +1264,11 @@ impl Loop {
             Members::spread(fd, &old, loopfds::alive(&old.fds, &old.id))
         };
         let Some(m) = m else {
+            // No new object (EMFILE, ENOMEM): close the numbers that still hold the old one
+            // (in a forked child, our copies of the parent's), or they stay open until exit
+            // (found by review).
+            let mut old = old;
+            old.release();
             self.timerfd_m = Members::NONE;
             return false;
         };
@@ -1674,6 +1679,11 @@ impl Loop {
             Members::spread(fd, &old, loopfds::alive(&old.fds, &old.id))
         };
         let Some(m) = m else {
+            // No new object (EMFILE, ENOMEM): close the numbers that still hold the old one
+            // (in a forked child, our copies of the parent's), or they stay open until exit
+            // (found by review).
+            let mut old = old;
+            old.release();
             self.sigfd_m = Members::NONE;
             return false;
         };
