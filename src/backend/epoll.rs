@@ -282,13 +282,16 @@ impl Epoll {
     #[cold]
     #[inline(never)]
     fn report_eperms(&mut self, anfds: &mut [Anfd], out: &mut PollOut) {
-        let mut i = 0;
-        while i < self.eperms.len() {
+        // From the end, as libev walks its list (the callbacks then run in libev's order;
+        // found by review with a differential probe); a removed entry takes the last one,
+        // which was already visited.
+        let mut i = self.eperms.len();
+        while i > 0 {
+            i -= 1;
             let fd = self.eperms[i];
             let a = &mut anfds[fd as usize];
             if a.emask == EMASK_EPERM && a.events != 0 {
                 out.ready.push((fd, a.events as i32));
-                i += 1;
             } else {
                 a.eflags &= !EPERM_LISTED;
                 self.eperms.swap_remove(i);
