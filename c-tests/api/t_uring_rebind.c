@@ -20,11 +20,21 @@ static int listener(int bind_any)
   CHECK(fd >= 0);
   CHECK(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0);
   if (bind_any) {
+    /* A port below the kernel's ephemeral range (32768+ by default): while our listener is
+     * closed between two rounds, another process's outgoing connection could otherwise get
+     * its number as a local port and the re-bind would fail with EADDRINUSE for a reason
+     * that has nothing to do with us (seen once in CI with this test's two lanes in
+     * parallel). Tried from a pid-dependent start until one is free. */
+    int tries;
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-  }
-  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    for (tries = 0; tries < 200; tries++) {
+      addr.sin_port = htons((unsigned short)(20000 + ((unsigned)getpid() * 131u + (unsigned)tries * 7919u) % 10000u));
+      if (bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0) break;
+      CHECK(errno == EADDRINUSE);
+    }
+    CHECK(tries < 200);
+  } else if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
     fprintf(stderr, "bind: %s (round %d)\n", strerror(errno), accepted);
     exit(1);
   }
