@@ -9,8 +9,6 @@
  * the test only checks the data flows. Found by review. */
 #include "test.h"
 
-#include <dirent.h>
-
 static int nerr, nread;
 
 static void cb(struct ev_loop *l, ev_io *w, int revents)
@@ -19,25 +17,6 @@ static void cb(struct ev_loop *l, ev_io *w, int revents)
   if (revents & EV_ERROR) { nerr++; return; }
   if (read(w->fd, &c, 1) == 1) nread++;
   ev_io_stop(l, w);
-}
-
-static int find_epoll(void)
-{
-  DIR *d = opendir("/proc/self/fd");
-  struct dirent *e;
-  char p[300], t[256];
-  int fd = -1;
-  CHECK(d != NULL);
-  while ((e = readdir(d))) {
-    ssize_t n;
-    snprintf(p, sizeof p, "/proc/self/fd/%s", e->d_name);
-    n = readlink(p, t, sizeof t - 1);
-    if (n < 0) continue;
-    t[n] = 0;
-    if (!strcmp(t, "anon_inode:[eventpoll]") && atoi(e->d_name) != dirfd(d)) fd = atoi(e->d_name);
-  }
-  closedir(d);
-  return fd;
 }
 
 static void attack(int nw)
@@ -51,7 +30,7 @@ static void attack(int nw)
   ev_io_start(l, &w0);
   ev_run(l, EVRUN_NOWAIT);
   /* close every epoll fd number the loop holds (the epoll backend keeps three) */
-  while ((ep = find_epoll()) >= 0) {
+  while ((ep = test_find_fd("anon_inode:[eventpoll]")) >= 0) {
     CHECK(close(ep) == 0);
     closed++;
   }

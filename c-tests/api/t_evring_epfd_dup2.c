@@ -7,28 +7,8 @@
  * attack, the test only checks that destroy works. */
 #include "test.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
-
-static int find_epoll(void)
-{
-  DIR *d = opendir("/proc/self/fd");
-  struct dirent *e;
-  char p[300], t[256];
-  int fd = -1;
-  CHECK(d != NULL);
-  while ((e = readdir(d))) {
-    ssize_t n;
-    snprintf(p, sizeof p, "/proc/self/fd/%s", e->d_name);
-    n = readlink(p, t, sizeof t - 1);
-    if (n < 0) continue;
-    t[n] = 0;
-    if (!strcmp(t, "anon_inode:[eventpoll]") && atoi(e->d_name) != dirfd(d)) fd = atoi(e->d_name);
-  }
-  closedir(d);
-  return fd;
-}
 
 int main(void)
 {
@@ -38,7 +18,7 @@ int main(void)
   l = test_new_loop(0);
   CHECK(pipe(p) == 0);
   ev_run(l, EVRUN_NOWAIT);
-  ep = find_epoll();
+  ep = test_find_fd("anon_inode:[eventpoll]");
   app = eventfd(0, EFD_CLOEXEC);
   CHECK(app >= 0);
   if (ep >= 0) CHECK(dup2(app, ep) == ep);

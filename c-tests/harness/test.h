@@ -246,6 +246,26 @@ static inline int test_count_fds(void)
   return n;
 }
 
+struct test_find_fd_arg_ { const char *target; int fd; };
+
+static inline int test_find_fd_(int fd, const char *target, void *arg)
+{
+  struct test_find_fd_arg_ *a = (struct test_find_fd_arg_ *)arg;
+  if (strcmp(target, a->target) != 0) return 0;
+  a->fd = fd;
+  return 1;
+}
+
+/* The first open fd whose /proc link is `target` (e.g. "anon_inode:[eventpoll]"), or -1. */
+static inline int test_find_fd(const char *target)
+{
+  struct test_find_fd_arg_ a;
+  a.target = target;
+  a.fd = -1;
+  test_each_fd(test_find_fd_, &a);
+  return a.fd;
+}
+
 /* Read one byte from `fd` into *c if one is waiting (FIONREAD), without blocking on an empty
  * fd: returns 1 after a read, 0 if nothing was readable (a spurious readiness event in an io
  * callback). */

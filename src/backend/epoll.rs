@@ -259,7 +259,7 @@ impl Epoll {
             self.events.resize(cap * 2, EV_ZERO);
         }
         if !self.eperms.is_empty() {
-            self.report_eperms(anfds, out);
+            report_eperms(&mut self.eperms, anfds, out);
         }
     }
 
@@ -277,25 +277,26 @@ impl Epoll {
             _ => crate::ffi::globals::syserr(c"(libev) epoll_wait"),
         }
     }
+}
 
-    /// Always-ready fds (EPERM) report what their watchers want.
-    #[cold]
-    #[inline(never)]
-    fn report_eperms(&mut self, anfds: &mut [Anfd], out: &mut PollOut) {
-        // From the end, as libev walks its list (the callbacks then run in libev's order;
-        // found by review with a differential probe); a removed entry takes the last one,
-        // which was already visited.
-        let mut i = self.eperms.len();
-        while i > 0 {
-            i -= 1;
-            let fd = self.eperms[i];
-            let a = &mut anfds[fd as usize];
-            if a.emask == EMASK_EPERM && a.events != 0 {
-                out.ready.push((fd, a.events as i32));
-            } else {
-                a.eflags &= !EPERM_LISTED;
-                self.eperms.swap_remove(i);
-            }
+/// Always-ready fds (EPERM) report what their watchers want; the ones no longer refused or
+/// watched leave the list. Shared with io_uring's epoll strategies.
+#[cold]
+#[inline(never)]
+pub(super) fn report_eperms(eperms: &mut Vec<c_int>, anfds: &mut [Anfd], out: &mut PollOut) {
+    // From the end, as libev walks its list (the callbacks then run in libev's order;
+    // found by review with a differential probe); a removed entry takes the last one,
+    // which was already visited.
+    let mut i = eperms.len();
+    while i > 0 {
+        i -= 1;
+        let fd = eperms[i];
+        let a = &mut anfds[fd as usize];
+        if a.emask == EMASK_EPERM && a.events != 0 {
+            out.ready.push((fd, a.events as i32));
+        } else {
+            a.eflags &= !EPERM_LISTED;
+            eperms.swap_remove(i);
         }
     }
 }

@@ -115,7 +115,7 @@
 //! descriptors (no munmap: the io-uring crate's `Drop` would unmap addresses that in the
 //! child may hold unrelated mappings, and no unregister).
 
-use super::epoll::{self, epoll_mask, event_mask, EMASK_EPERM, EPERM_LISTED};
+use super::epoll::{self, epoll_mask, event_mask};
 use super::{Anfd, Fds, Hooks, PollOut};
 use crate::ffi::abi::{EV_READ, EV_WRITE};
 use crate::ffi::atfork;
@@ -1783,20 +1783,8 @@ impl Uring {
                 a.eflags &= !FIXED;
             }
         }
-        // From the end, as libev walks its list (the callbacks then run in libev's order;
-        // found by review with a differential probe); a removed entry takes the last one,
-        // which was already visited.
-        let mut i = self.eperms.len();
-        while i > 0 {
-            i -= 1;
-            let fd = self.eperms[i];
-            let a = &mut anfds[fd as usize];
-            if a.emask == EMASK_EPERM && a.events != 0 {
-                out.ready.push((fd, a.events as i32));
-            } else {
-                a.eflags &= !EPERM_LISTED;
-                self.eperms.swap_remove(i);
-            }
+        if !self.eperms.is_empty() {
+            epoll::report_eperms(&mut self.eperms, anfds, out);
         }
     }
 }
