@@ -908,8 +908,35 @@ impl Uring {
 
     // ------------------------------------------------------------------ poll
 
+    #[inline]
     pub fn poll(&mut self, fds: Fds, timeout: f64, out: &mut PollOut, hooks: &Hooks) {
-        // Non-short-circuit `|`: one branch for the three rare states (every iteration).
+        // The common iteration first: epollwait/epollctl, no interest change, nothing rare
+        // pending. It is `epoll_wait` and the delivery, as in the epoll backend; everything
+        // else is out of line, so this path saves and restores few registers (measured with
+        // callgrind, bench_loop -m entry: ~20 instructions per `ev_run` less than going
+        // through the general path). Non-short-circuit `|`/`&`: one branch for all the tests.
+        // (Changes first and short-circuit: an iteration with changes takes one branch.)
+        if self.changes.is_empty()
+            && !(self.broken | self.ring_lost | self.epfd_lost | self.nonblock_next)
+                & self.eperms.is_empty()
+                & (self.mode != Mode::Poll)
+                & !self.foreign()
+        {
+            let n = self.epoll_wait_hooked(timeout, hooks);
+            // SAFETY: after `acquire`: this thread owns the loop again (`Fds::get`).
+            self.deliver(unsafe { fds.get() }, n, out);
+            if self.epfd_lost {
+                out.rebuild = true;
+            }
+            return;
+        }
+        self.poll_general(fds, timeout, out, hooks);
+    }
+
+    /// [`Uring::poll`] with changes to apply or a rare state.
+    #[inline(never)]
+    fn poll_general(&mut self, fds: Fds, timeout: f64, out: &mut PollOut, hooks: &Hooks) {
+        // Non-short-circuit `|`: one branch for the three rare states.
         if self.foreign() | self.broken | self.ring_lost | sys_pid_changed(self.pid) {
             self.poll_refused(out);
             return;
