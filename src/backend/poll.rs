@@ -105,7 +105,19 @@ impl Poll {
             res -= 1;
             let r = p.revents;
             if r & libc::POLLNVAL != 0 {
-                out.kill.push(p.fd);
+                // SAFETY: after `acquire`: this thread owns the loop again (`Fds::get`).
+                let changed = unsafe { fds.get() }
+                    .get(p.fd as usize)
+                    .is_some_and(|a| a.reify != 0);
+                if !changed {
+                    out.kill.push(p.fd);
+                }
+                // Else the fd's watchers changed between the release and acquire hooks (another
+                // thread stopped them, closed the fd, opened another file on its number and
+                // started watchers on it): this POLLNVAL may be the closed file's, and killing
+                // would give the new file's watchers a stale EV_ERROR (libev asserts here, or
+                // kills them). The fd is polled again after its change is applied; if it is
+                // still not open, that poll reports it (t_hooks_window).
                 continue;
             }
             let mut m = 0;
