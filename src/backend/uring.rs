@@ -1440,7 +1440,15 @@ impl Uring {
     fn wait_result(&mut self, wait_res: Option<i32>) -> usize {
         match wait_res {
             Some(n) if n > 0 => n as usize,
-            Some(n) if n == -libc::ECANCELED || n == 0 || n == -libc::EINTR => 0,
+            // EAGAIN: the armed wait was woken, found the readiness consumed (another
+            // process read the shared fd first: a prefork accept herd) over and over, and the
+            // kernel's last retry in io-wq gave up. Nothing is lost (level-triggered): an
+            // early wake-up. (It once sent the loop to the epoll backend for good: review.)
+            Some(n)
+                if n == -libc::ECANCELED || n == 0 || n == -libc::EINTR || n == -libc::EAGAIN =>
+            {
+                0
+            }
             Some(n) if (n == -libc::EBADF || n == -libc::EINVAL) && self.epfd_gone() => {
                 // The application closed our epoll fd (or put another file on its number):
                 // rebuild on io_uring, as `epoll_wait` failing the same way does.
@@ -1460,6 +1468,36 @@ impl Uring {
     /// `bound`: how an unlinked EPOLL_WAIT in the batch ends ([`Bound`]).
     #[allow(clippy::too_many_arguments)]
     fn enter_until(
+        &mut self,
+        outstanding: &mut u32,
+        wait_res: &mut Option<i32>,
+        changes: &[Change],
+        fds: Fds,
+        out: &mut PollOut,
+        bound: Bound,
+        hooks: &Hooks,
+    ) {
+        self.enter_until_inner(outstanding, wait_res, changes, fds, out, bound, hooks);
+        if *outstanding > 0 && wait_res.is_none() {
+            self.abandon_wait_buffer();
+        }
+    }
+
+    /// The batch was given up with its EPOLL_WAIT possibly still in the kernel (the ring's
+    /// number was lost, an enter or the cancel failed): that request may still write events
+    /// into `self.events` -- when it completes, or when the ring's teardown runs it, which
+    /// can be much later if another thread's registration keeps the ring alive (found by
+    /// review: 12 bytes written into a block the application had allocated after the loop
+    /// rebuilt). Its buffer is leaked (`cap` events, once per such failure) and replaced.
+    #[cold]
+    #[inline(never)]
+    fn abandon_wait_buffer(&mut self) {
+        let cap = self.events.len();
+        core::mem::forget(core::mem::replace(&mut self.events, vec![EV_ZERO; cap]));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn enter_until_inner(
         &mut self,
         outstanding: &mut u32,
         wait_res: &mut Option<i32>,
@@ -1505,7 +1543,8 @@ impl Uring {
                 bound = Bound::Reap;
                 // ENOENT/EALREADY: it completed meanwhile (the wait was submitted above);
                 // its CQE is reaped below either way. Anything else means we cannot bound
-                // the reaping enter: give the ring up (dropping it cancels what is left).
+                // the reaping enter: give the ring up (`enter_until` leaves the wait's buffer
+                // to it: the ring may outlive the loop's use of it).
                 let rc = self.ring.sync_cancel(UD_WAIT);
                 if rc < 0 && !matches!(-rc, libc::ENOENT | libc::EALREADY | libc::EINTR) {
                     self.enter_failed(-rc);
@@ -1536,14 +1575,17 @@ impl Uring {
                     }
                     libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN => {}
                     err if self.ring_number_gone(err) => {
-                        // Nothing was submitted (the fd lookup failed first): rebuild.
+                        // Nothing was submitted by this enter (the fd lookup failed first), but an
+                        // earlier pass may have: rebuild (`enter_until` leaves the buffer).
                         self.ring_lost = true;
                         return;
                     }
                     _ => {
                         // Cannot finish the chain safely: nothing more we can do than mark
-                        // the ring broken; the loop rebuilds on epoll (dropping the ring
-                        // cancels whatever is left, before the buffers go away).
+                        // the ring broken; the loop rebuilds on epoll. What is still in flight
+                        // keeps its buffer (`enter_until`): dropping the ring does not cancel
+                        // it synchronously, nor at all while another thread's registration
+                        // holds the ring.
                         self.broken = true;
                         return;
                     }

@@ -404,6 +404,23 @@ impl Ring {
         (self.reg >= 0 && self.reg_token == thread_token()).then_some(self.reg)
     }
 
+    /// The ring's fd number, for a thread that has no registered index (the loop moved to
+    /// another thread): only while the number still names our ring. The application may
+    /// have closed it and another ring (another loop's, or its own) taken the number:
+    /// entering that one would submit our SQEs to it and wait on its completion queue (found
+    /// by review: a busy loop, and the other loop's wait cancelled). Every io_uring file has
+    /// its own inode, so `fstat` tells; one system call per enter, on such threads only.
+    /// -EBADF when the number is not ours: the backend then rebuilds a ring
+    /// (`ring_number_gone`).
+    #[cold]
+    #[inline(never)]
+    fn number_checked(&self) -> Result<c_int, c_int> {
+        if self.id.is_some() && file_id(self.fd) != self.id {
+            return Err(-libc::EBADF);
+        }
+        Ok(self.fd)
+    }
+
     /// Whether this thread enters through the registered index (for tests and reports).
     pub fn registered_here(&self) -> bool {
         self.my_index().is_some()
@@ -416,7 +433,11 @@ impl Ring {
             Some(i) if self.features & FEAT_REG_REG_RING != 0 => {
                 (i, op | REGISTER_USE_REGISTERED_RING)
             }
-            _ => (self.fd, op),
+            Some(_) => (self.fd, op),
+            None => match self.number_checked() {
+                Ok(fd) => (fd, op),
+                Err(e) => return e,
+            },
         };
         // SAFETY: the caller vouches for `arg`.
         let r = unsafe {
@@ -628,7 +649,10 @@ impl Ring {
                 flags |= ENTER_REGISTERED_RING;
                 i
             }
-            None => self.fd,
+            None => match self.number_checked() {
+                Ok(fd) => fd,
+                Err(e) => return e,
+            },
         };
         // SAFETY: io_uring_enter with either no argument or a valid getevents arg that
         // lives until the call returns.
