@@ -256,7 +256,8 @@ impl Epoll {
         }
         if n == cap {
             // Full buffer: more may be ready; grow for the next wait.
-            self.events.resize(cap * 2, EV_ZERO);
+            let next = super::next_event_cap(core::mem::size_of::<libc::epoll_event>(), cap);
+            self.events.resize(next, EV_ZERO);
         }
         if !self.eperms.is_empty() {
             report_eperms(&mut self.eperms, anfds, out);

@@ -1835,7 +1835,8 @@ impl Uring {
         }
         if n == cap {
             // Full buffer: more may be ready; grow for the next wait.
-            self.events.resize(cap * 2, EV_ZERO);
+            let next = super::next_event_cap(core::mem::size_of::<libc::epoll_event>(), cap);
+            self.events.resize(next, EV_ZERO);
         }
         if !self.fixed.is_empty() || !self.eperms.is_empty() {
             self.deliver_rare(anfds, out);
