@@ -505,19 +505,37 @@ const EV_ZERO: libc::epoll_event = libc::epoll_event { events: 0, u64: 0 };
 /// Set when this process closed one of its rings: the kernel then queues task work with
 /// TWA_SIGNAL to every task that used it, so the next blocking wait of such a task fails
 /// with EINTR although no signal arrived (possibly several times: the exit work retries).
-/// An EINTR within [`RING_CLOSE_WINDOW`] seconds of such a close resumes the wait instead of
-/// ending the iteration. That is safe for libev's own signal handling, which always wakes
-/// the loop through an fd (eventfd/pipe or signalfd) that the wait watches.
+/// An EINTR within [`RING_CLOSE_WINDOW`] seconds of such a close, in the thread that closed
+/// it, resumes the wait instead of ending the iteration ([`eintr_from_ring_close`]). That is
+/// safe for libev's own signal handling, which always wakes the loop through an fd
+/// (eventfd/pipe or signalfd) that the wait watches; a signal caught by a plain handler in
+/// that thread then ends the wait only at its next event (README "Differences").
 static RING_CLOSED_AT: AtomicU64 = AtomicU64::new(0);
 const RING_CLOSE_WINDOW: f64 = 1.0;
 
-fn note_ring_closed() {
-    RING_CLOSED_AT.store(sys::monotonic().to_bits(), Ordering::Relaxed);
+std::thread_local! {
+    /// When this thread last closed one of its rings (bits of a monotonic time; 0 = never).
+    static THREAD_RING_CLOSED_AT: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
 }
 
+fn note_ring_closed() {
+    let now = sys::monotonic().to_bits();
+    RING_CLOSED_AT.store(now, Ordering::Relaxed);
+    THREAD_RING_CLOSED_AT.with(|t| t.set(now));
+}
+
+/// Is an EINTR (probably) the teardown notification of a ring this thread closed? Only the
+/// closing thread resumes (it is the one that used the ring in all but unusual programs):
+/// in other threads an EINTR ends the wait, so a signal caught by a plain handler there is
+/// never held back (found by review). Another thread that used the closed ring may then see
+/// one early wake-up, which libev's semantics allow.
 fn eintr_from_ring_close() -> bool {
     let at = RING_CLOSED_AT.load(Ordering::Relaxed);
-    at != 0 && sys::monotonic() - f64::from_bits(at) < RING_CLOSE_WINDOW
+    if at == 0 {
+        return false;
+    }
+    let mine = THREAD_RING_CLOSED_AT.with(|t| t.get());
+    mine != 0 && sys::monotonic() - f64::from_bits(mine) < RING_CLOSE_WINDOW
 }
 
 /// The deadline of a blocking wait of `timeout` seconds, for resuming it after an EINTR
