@@ -108,7 +108,9 @@ impl Poll {
                 // SAFETY: after `acquire`: this thread owns the loop again (`Fds::get`).
                 let changed = unsafe { fds.get() }
                     .get(p.fd as usize)
-                    .is_some_and(|a| a.reify != 0);
+                    .is_some_and(|a| a.reify != 0)
+                    // SAFETY: F_GETFD on any int is harmless.
+                    && unsafe { libc::fcntl(p.fd, libc::F_GETFD) } != -1;
                 if !changed {
                     out.kill.push(p.fd);
                 }
@@ -116,8 +118,10 @@ impl Poll {
                 // thread stopped them, closed the fd, opened another file on its number and
                 // started watchers on it): this POLLNVAL may be the closed file's, and killing
                 // would give the new file's watchers a stale EV_ERROR (libev asserts here, or
-                // kills them). The fd is polled again after its change is applied; if it is
-                // still not open, that poll reports it (t_hooks_window).
+                // kills them). Only when the number is open again (libev's own EBADF test): a
+                // closed fd whose watchers change in every wait would otherwise never be
+                // killed, and the loop would spin (review). The fd is polled again after its
+                // change is applied (t_hooks_window).
                 continue;
             }
             let mut m = 0;

@@ -367,8 +367,9 @@ pub fn available() -> bool {
         atfork::ensure_registered();
         let fail = fail_knob();
         match make_ring(SQ_ENTRIES, CQ_ENTRIES, fail) {
-            Ok(ring) => {
+            Ok(mut ring) => {
                 let ops = *OPS.get_or_init(|| probe_ops(&ring));
+                ring.set_aside();
                 let ok = pick(ops, mode_knob(), fail).is_some();
                 if ok {
                     let forkgen = atfork::generation();
@@ -398,7 +399,9 @@ fn take_spare() -> Option<Ring> {
     // owner.
     let mut spare = unsafe { Box::from_raw(p) };
     if spare.forkgen == atfork::generation() {
-        return Some(spare.ring);
+        let mut ring = spare.ring;
+        ring.adopt();
+        return Some(ring);
     }
     // Inherited from the parent: not mapped here (MADV_DONTFORK); just close the fd (if the
     // number still names it).
@@ -1511,13 +1514,27 @@ impl Uring {
     #[cold]
     #[inline(never)]
     fn abandon_wait_buffer(&mut self) {
-        static ABANDONED: std::sync::Mutex<Vec<Vec<libc::epoll_event>>> =
-            std::sync::Mutex::new(Vec::new());
+        // A lock-free list (a lock held by another thread at a fork would deadlock the child).
+        struct Node {
+            _buf: Vec<libc::epoll_event>,
+            next: *mut Node,
+        }
+        static ABANDONED: AtomicPtr<Node> = AtomicPtr::new(core::ptr::null_mut());
         let cap = self.events.len();
         let old = core::mem::replace(&mut self.events, vec![EV_ZERO; cap]);
-        match ABANDONED.lock() {
-            Ok(mut list) => list.push(old),
-            Err(_) => core::mem::forget(old),
+        let node = Box::into_raw(Box::new(Node {
+            _buf: old,
+            next: core::ptr::null_mut(),
+        }));
+        let mut head = ABANDONED.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: `node` is ours until the exchange publishes it.
+            unsafe { (*node).next = head };
+            match ABANDONED.compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(h) => head = h,
+            }
         }
     }
 

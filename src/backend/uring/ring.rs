@@ -433,8 +433,7 @@ impl Ring {
             Some(i) if self.features & FEAT_REG_REG_RING != 0 => {
                 (i, op | REGISTER_USE_REGISTERED_RING)
             }
-            Some(_) => (self.fd, op),
-            None => match self.number_checked() {
+            Some(_) | None => match self.number_checked() {
                 Ok(fd) => (fd, op),
                 Err(e) => return e,
             },
@@ -732,6 +731,25 @@ impl Ring {
                     unmap(&m);
                 }
             }
+            self.unregister_here();
+        } else {
+            for m in self.maps.iter_mut() {
+                // Not ours to unmap (valgrind keeps the parent's) or already absent.
+                let _ = m.take();
+            }
+        }
+        self.reg = -1;
+        if self.fd >= 0 {
+            if self.id.is_some() && file_id(self.fd) == self.id {
+                sys::close(self.fd);
+            }
+            self.fd = -1;
+        }
+    }
+
+    /// Drop this thread's registration of the ring, if it has one.
+    fn unregister_here(&mut self) {
+        {
             if let Some(i) = self.my_index() {
                 // The registration table is per thread, whichever ring the call names:
                 // through the index itself when the kernel allows (6.3+), else through the
@@ -762,18 +780,23 @@ impl Ring {
                     };
                 }
             }
-        } else {
-            for m in self.maps.iter_mut() {
-                // Not ours to unmap (valgrind keeps the parent's) or already absent.
-                let _ = m.take();
-            }
         }
         self.reg = -1;
-        if self.fd >= 0 {
-            if self.id.is_some() && file_id(self.fd) == self.id {
-                sys::close(self.fd);
-            }
-            self.fd = -1;
+    }
+
+    /// Set the ring aside for a loop of any thread: the thread that made it gives up its
+    /// registration (the spare ring of the io_uring probe), so that the thread whose loop
+    /// takes it registers it for itself ([`Ring::adopt`]) and enters through its index.
+    /// (Else every enter of that loop went through the number, with an `fstat` to check it:
+    /// found by review.)
+    pub fn set_aside(&mut self) {
+        self.unregister_here();
+    }
+
+    /// Register the ring for the calling thread unless it already is (see [`Ring::set_aside`]).
+    pub fn adopt(&mut self) {
+        if self.reg < 0 {
+            self.register_self();
         }
     }
 }
