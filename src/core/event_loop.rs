@@ -1190,7 +1190,9 @@ impl Loop {
             let at = w.call_reschedule(cb, self.rt_now);
             w.set_at(at);
         } else if w.periodic_interval() != 0.0 {
-            if w.periodic_interval() < 0.0 {
+            // (A NaN interval is refused too, as libev's assertion `interval >= 0` does.)
+            let ival = w.periodic_interval();
+            if ival.is_nan() || ival < 0.0 {
                 sys::fatal("libev: ev_periodic_start called with negative interval value");
             }
             self.periodic_recalc(w);
@@ -1278,7 +1280,24 @@ impl Loop {
     fn timerfd_init(&mut self) {
         if !self.timerfd_make() {
             self.timerfd = -2; // not available: fall back to jump detection in time_update
+            return;
         }
+        // libev runs its timerfd callback once when it makes the timerfd (the first periodic
+        // start of a loop), so that start sees a fresh wall clock (differential hunt: after
+        // a stall without a time update, evring scheduled from the stale time and fired an
+        // extra, off-grid catch-up event).
+        self.timerfd_resync();
+    }
+
+    /// What libev's timerfd callback does to the clocks: the wall-clock time is read again
+    /// and every periodic rescheduled from it -- and nothing else: the monotonic base and
+    /// the wall-to-monotonic offset stay until `time_update`'s next wall-clock read (at most
+    /// half a second later), so after a clock jump `ev_now()` briefly follows the old offset
+    /// again, as in libev (measured with real `clock_settime` jumps; a full resync here made
+    /// the periodics fire at other times than libev's).
+    fn timerfd_resync(&mut self) {
+        self.rt_now = sys::realtime();
+        self.periodics_reschedule();
     }
 
     /// (Re)create the timerfd, reusing the old object's numbers that still hold it.
@@ -1316,10 +1335,6 @@ impl Loop {
     /// anyway, since a clock change may have gone unseen meanwhile.
     pub fn timerfd_cb(&mut self, revents: c_int) {
         let lost = self.obj_fired(Obj::Timer, revents);
-        self.rt_now = sys::realtime();
-        self.mn_now = sys::monotonic();
-        self.now_floor = self.mn_now;
-        self.rtmn_diff = self.rt_now - self.mn_now;
         if lost {
             self.obj_stop(Obj::Timer);
             if !self.timerfd_make() {
@@ -1328,7 +1343,7 @@ impl Loop {
         } else {
             self.timerfd_arm();
         }
-        self.periodics_reschedule();
+        self.timerfd_resync();
     }
 
     /// Refresh `mn_now`/`rt_now`. The wall clock is re-read at most every half second (it
@@ -1860,7 +1875,14 @@ impl Loop {
         // only this process's descriptors change, the parent's objects are not touched.
         if real_fork && self.timerfd_m.is_some() {
             self.obj_stop(Obj::Timer);
-            if !self.timerfd_make() {
+            if self.timerfd_make() {
+                // As libev: the new timerfd's callback runs at once, and once more at the
+                // next invoke, "in case we missed something" (differential hunt: periodics
+                // that fell due before ev_loop_fork fired where libev skips them).
+                self.timerfd_resync();
+                let tw = self.obj_watchers(Obj::Timer)[0];
+                self.feed(tw, EV_CUSTOM);
+            } else {
                 self.timerfd = -2;
             }
         }
