@@ -383,8 +383,10 @@ impl Ring {
         Ok(())
     }
 
-    /// IORING_REGISTER_RING_FDS (5.18+; failure just leaves enters on the fd).
+    /// IORING_REGISTER_RING_FDS (5.18+; failure just leaves enters on the fd). First frees
+    /// this thread's slots whose rings other threads released ([`orphans`]).
     fn register_self(&mut self) {
+        orphans::sweep(self.fd, self.features & FEAT_REG_REG_RING != 0);
         let mut up = RsrcUpdate {
             offset: u32::MAX, // any free slot
             resv: 0,
@@ -395,6 +397,7 @@ impl Ring {
         if r >= 1 {
             self.reg = up.offset as c_int;
             self.reg_token = thread_token();
+            orphans::watch_thread_exit();
         }
     }
 
@@ -722,9 +725,11 @@ impl Ring {
         if own_process {
             if self.reg >= 0 && self.my_index().is_none() {
                 // Registered by another thread (the loop moved): that thread's slot keeps
-                // the ring alive until it exits, so cancel whatever is still armed (poll
-                // strategy) now, or it would keep the application's files referenced.
+                // the ring alive until the thread frees it, so cancel whatever is still
+                // armed (poll strategy) now, or it would keep the application's files
+                // referenced; then tell that thread to free the slot ([`orphans`]).
                 self.sync_cancel_all();
+                orphans::push(self.reg_token, self.reg);
             }
             for m in self.maps.iter_mut() {
                 if let Some(m) = m.take() {
@@ -798,6 +803,129 @@ impl Ring {
         if self.reg < 0 {
             self.register_self();
         }
+    }
+}
+
+/// Registered-ring slots of rings released by a thread that did not register them.
+///
+/// A ring registration belongs to the registering thread's io_uring context and holds the
+/// ring file: only that thread can drop it. A loop destroyed on another thread (libev lets a
+/// loop move between threads) used to leave its whole ring alive in the registering
+/// thread's table until that thread exited; after 16 such loops the thread's new rings could
+/// not be registered at all (their enters then went through the fd number, with an `fstat`
+/// each). The releasing thread records (token, index) here; the registering thread frees
+/// its slots the next time it registers a ring ([`Ring::register_self`]), and the entries
+/// of a thread are dropped when it exits (the kernel frees its slots then).
+///
+/// A fixed table of atomics, no lock: a lock held by another thread at `fork` would
+/// deadlock the child. Should the table be full, the slot stays until its thread exits (as
+/// before). A forked child inherits the entries; they name slots of the child's threads
+/// only by token, and the child's first registration on such a thread sweeps them while
+/// its table is still empty (unregistering an empty slot does nothing).
+pub mod orphans {
+    use super::*;
+
+    const SLOTS: usize = 64;
+    #[allow(clippy::declare_interior_mutable_const)]
+    const EMPTY: AtomicU64 = AtomicU64::new(0);
+    static TABLE: [AtomicU64; SLOTS] = [EMPTY; SLOTS];
+    /// Entries in the table (a sweep with nothing to do costs one load).
+    static COUNT: AtomicU32 = AtomicU32::new(0);
+
+    /// Slot indexes are below 16 (`IO_RINGFD_REG_MAX`); the token fills the rest.
+    fn encode(token: u64, index: c_int) -> u64 {
+        (token << 8) | ((index as u64 & 0xff) + 1)
+    }
+
+    /// Ring registered by thread `token` at `index`, released by another thread.
+    pub fn push(token: u64, index: c_int) {
+        let v = encode(token, index);
+        for e in TABLE.iter() {
+            if e.compare_exchange(0, v, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                COUNT.fetch_add(1, Ordering::Release);
+                return;
+            }
+        }
+    }
+
+    /// Unregister this thread's orphaned slots. `fd`: a ring of ours on this thread, whose
+    /// number the caller just made (the kernel's table is per thread, whichever ring the call
+    /// names); `by_index`: the kernel can name the orphan itself (6.3+), which does not
+    /// depend on any number.
+    pub fn sweep(fd: c_int, by_index: bool) {
+        if COUNT.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let me = thread_token();
+        for e in TABLE.iter() {
+            let v = e.load(Ordering::Acquire);
+            if v == 0 || v >> 8 != me {
+                continue;
+            }
+            if e.compare_exchange(v, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            COUNT.fetch_sub(1, Ordering::Release);
+            let index = ((v & 0xff) - 1) as u32;
+            let mut up = RsrcUpdate {
+                offset: index,
+                resv: 0,
+                data: 0,
+            };
+            let (via, op) = if by_index {
+                (
+                    index as c_int,
+                    UNREGISTER_RING_FDS | REGISTER_USE_REGISTERED_RING,
+                )
+            } else {
+                (fd, UNREGISTER_RING_FDS)
+            };
+            // SAFETY: one valid io_uring_rsrc_update naming a slot of this thread.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_io_uring_register,
+                    via as libc::c_long,
+                    op as libc::c_long,
+                    &mut up as *mut RsrcUpdate,
+                    1 as libc::c_long,
+                )
+            };
+        }
+    }
+
+    /// Drop the calling thread's entries when it exits (the kernel frees its slots then;
+    /// its token is never reused, so they would occupy the table for good).
+    pub fn watch_thread_exit() {
+        struct Guard(u64);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                for e in TABLE.iter() {
+                    let v = e.load(Ordering::Acquire);
+                    if v != 0
+                        && v >> 8 == self.0
+                        && e.compare_exchange(v, 0, Ordering::AcqRel, Ordering::Relaxed)
+                            .is_ok()
+                    {
+                        COUNT.fetch_sub(1, Ordering::Release);
+                    }
+                }
+            }
+        }
+        std::thread_local! {
+            static GUARD: Guard = Guard(thread_token());
+        }
+        // `try_with`: during this thread's own TLS teardown there is nothing left to watch.
+        let _ = GUARD.try_with(|_| ());
+    }
+
+    /// Entries waiting in the table (tests).
+    #[cfg(test)]
+    pub fn pending() -> u32 {
+        COUNT.load(Ordering::Acquire)
     }
 }
 
