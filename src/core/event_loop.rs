@@ -27,6 +27,13 @@ use core::sync::atomic::{fence, AtomicI32, Ordering};
 pub const NUMPRI: usize = (EV_MAXPRI - EV_MINPRI + 1) as usize;
 /// Longest wait without timers (libev's value: an idle loop wakes about once a minute).
 const MAX_BLOCKTIME: f64 = 59.743;
+
+/// libev's expiry test, `at < now`: a NaN deadline (an `at`, `repeat`, interval or offset the
+/// application made NaN) never expires, as in libev.
+#[inline(always)]
+fn expired(at: f64, now: f64) -> bool {
+    at < now
+}
 /// Longest wait once a timerfd reports wall-clock changes (libev's value): the periodic
 /// wake-up is then only needed to keep `ev_now` from drifting too far.
 const MAX_BLOCKTIME2: f64 = 1500001.07;
@@ -1058,7 +1065,9 @@ impl Loop {
         // ev_timer_set stored the *relative* delay in `at`; make it absolute (monotonic).
         let at = w.at() + self.mn_now;
         w.set_at(at);
-        if w.repeat() < 0.0 {
+        // `!(>= 0)`, as libev's assertion: a NaN repeat is refused too (else the timer
+        // never left the heap's top: differential hunt, a busy loop growing without bound).
+        if w.repeat().is_nan() || w.repeat() < 0.0 {
             misuse("libev: ev_timer_start called with negative timer repeat value");
         }
         Self::pri_adjust(w);
@@ -1112,13 +1121,17 @@ impl Loop {
     #[inline(never)]
     fn timers_reify(&mut self) {
         while let Some(top) = self.timers.top() {
-            if top.at >= self.mn_now {
+            // libev's test, `at < now`, so that a NaN deadline (an `at` or `repeat` made NaN
+            // by the application) never counts as expired; `at >= now` made every NaN timer
+            // expire at every iteration for ever (differential hunt).
+            if !expired(top.at, self.mn_now) {
                 break;
             }
             let w = top.w;
             let repeat = w.repeat();
             if repeat != 0.0 {
-                if repeat < 0.0 {
+                if repeat.is_nan() || repeat < 0.0 {
+                    // (NaN included, as libev's `repeat > 0.` assertion.)
                     sys::fatal(
                         "libev: negative ev_timer repeat value found while processing timers",
                     );
@@ -1235,13 +1248,16 @@ impl Loop {
     #[inline(never)]
     fn periodics_reify(&mut self) {
         while let Some(top) = self.periodics.top() {
-            if top.at >= self.rt_now {
+            // `at < now` as libev (see `timers_reify`): a NaN deadline (interval or offset
+            // made NaN) never fires.
+            if !expired(top.at, self.rt_now) {
                 break;
             }
             let w = top.w;
             if let Some(cb) = w.reschedule_cb() {
                 let at = w.call_reschedule(cb, self.rt_now);
-                if at < self.rt_now {
+                if at.is_nan() || at < self.rt_now {
+                    // (NaN included, as libev's assertion.)
                     sys::fatal("libev: ev_periodic reschedule callback returned time in the past");
                 }
                 w.set_at(at);
