@@ -71,11 +71,33 @@ fn realloc_cb(ptr: *mut c_void, size: usize) -> *mut c_void {
     unsafe { f(ptr, size as c_long) }
 }
 
+/// libev's message (no newline, as Debian's libev prints it) and abort. Built on the stack:
+/// allocating here would go through the failing allocator again (differential hunt: an
+/// allocator that kept failing recursed until the stack overflowed, SIGSEGV, no message).
 fn out_of_memory(size: usize) -> ! {
-    let msg = format!("(libev) cannot allocate {size} bytes, aborting.\n");
+    const HEAD: &[u8] = b"(libev) cannot allocate ";
+    const TAIL: &[u8] = b" bytes, aborting.";
+    let mut buf = [0u8; HEAD.len() + 20 + TAIL.len()];
+    buf[..HEAD.len()].copy_from_slice(HEAD);
+    let mut n = HEAD.len();
+    let mut digits = [0u8; 20];
+    let mut k = digits.len();
+    let mut v = size;
+    loop {
+        k -= 1;
+        digits[k] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &c in digits[k..].iter().chain(TAIL) {
+        buf[n] = c;
+        n += 1;
+    }
     // SAFETY: writing a valid buffer to stderr, then aborting.
     unsafe {
-        libc::write(2, msg.as_ptr() as *const c_void, msg.len());
+        libc::write(2, buf.as_ptr() as *const c_void, n);
         libc::abort()
     }
 }
