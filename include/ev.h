@@ -32,8 +32,9 @@
  * cast to ev_watcher *, and with such a pointer GCC reports a strict-aliasing violation at -O2
  * (-Werror=strict-aliasing) whenever the header is not a system header. The fields have the
  * same names in every watcher type, so the macros still work on any watcher, including the
- * generic ev_watcher *. The one difference: libev's ev_is_active, ev_is_pending, ev_priority,
- * ev_set_priority and ev_periodic_at also accepted a void pointer, and these do not.
+ * generic ev_watcher *. ev_is_active, ev_is_pending, ev_priority, ev_set_priority and
+ * ev_periodic_at also accept a void pointer, as libev's do (through a may_alias view, see
+ * section 6).
  */
 
 /* The guard has the same name as libev's, so that including both this header and libev's in one
@@ -840,15 +841,65 @@ EV_API_DECL void ev_resume (EV_P) EV_NOEXCEPT;
  * the field through the pointer's own type: ev must point to a watcher, to a watcher-like
  * structure built with EV_WATCHER, or (C++) to a class derived from a watcher. ev_watcher *
  * works too, as the generic type. */
-#define ev_is_active(ev)           (0 + (ev)->active)
-#define ev_is_pending(ev)          (0 + (ev)->pending)
+/* ev_is_active, ev_is_pending, ev_priority, ev_set_priority and ev_periodic_at take any pointer
+ * to a watcher's memory, as libev's do: a typed watcher pointer, a void * (gevent's CFFI
+ * bindings declare int ev_is_active (void *)), a union ev_any_watcher *, and in C a pointer to a
+ * structure that starts with a watcher. They read through a generic view that, with GCC and
+ * Clang, is declared may_alias: unlike libev's plain ev_watcher * cast, it may alias every
+ * watcher type, so there is no strict-aliasing warning and no optimiser assumption that the
+ * access is unrelated to the watcher's own typed fields. (Same layout as ev_watcher and
+ * ev_watcher_time: the same EV_WATCHER macros build it.) Other compilers get libev's cast. */
+#if defined (__GNUC__) || defined (__clang__)
+struct __attribute__ ((__may_alias__)) evring_any_watcher_ { EV_WATCHER (evring_any_watcher_) };
+struct __attribute__ ((__may_alias__)) evring_any_watcher_time_ { EV_WATCHER_TIME (evring_any_watcher_time_) };
+typedef struct evring_any_watcher_ evring_any_watcher_;
+typedef struct evring_any_watcher_time_ evring_any_watcher_time_;
+#else
+typedef ev_watcher evring_any_watcher_;
+typedef ev_watcher_time evring_any_watcher_time_;
+#endif
 
-/* The watcher's priority. Set it only while the watcher is stopped and not pending. */
-#define ev_priority(ev)            (+(ev)->priority)
-#define ev_set_priority(ev, pri)   ((ev)->priority = (pri))
-
-/* ev_periodic: the absolute time of the next event while the watcher is active. */
-#define ev_periodic_at(ev)         (+(ev)->at)
+#ifndef __cplusplus
+# define ev_is_active(ev)          (0 + ((const evring_any_watcher_ *) (const void *) (ev))->active)
+# define ev_is_pending(ev)         (0 + ((const evring_any_watcher_ *) (const void *) (ev))->pending)
+# define ev_priority(ev)           (+((const evring_any_watcher_ *) (const void *) (ev))->priority)
+# define ev_set_priority(ev, pri)  (((evring_any_watcher_ *) (void *) (ev))->priority = (pri))
+# define ev_periodic_at(ev)        (+((const evring_any_watcher_time_ *) (const void *) (ev))->at)
+#else
+/* C++: a typed pointer is read through its own type, so a class derived from a watcher works
+ * even where the watcher is not at the start of the object (libev's void * cast reads the
+ * wrong bytes there); void * and union ev_any_watcher * go through the generic view. */
+extern "C++" {
+template <class W> inline int evring_is_active_ (const W *w) EV_NOEXCEPT { return w->active; }
+template <class W> inline int evring_is_pending_ (const W *w) EV_NOEXCEPT { return w->pending; }
+template <class W> inline int evring_priority_ (const W *w) EV_NOEXCEPT { return w->priority; }
+template <class W> inline int evring_set_priority_ (W *w, int p) EV_NOEXCEPT { return w->priority = p; }
+template <class W> inline ev_tstamp evring_periodic_at_ (const W *w) EV_NOEXCEPT { return w->at; }
+inline int evring_is_active_ (const void *w) EV_NOEXCEPT
+{ return static_cast<const evring_any_watcher_ *> (w)->active; }
+inline int evring_is_pending_ (const void *w) EV_NOEXCEPT
+{ return static_cast<const evring_any_watcher_ *> (w)->pending; }
+inline int evring_priority_ (const void *w) EV_NOEXCEPT
+{ return static_cast<const evring_any_watcher_ *> (w)->priority; }
+inline int evring_set_priority_ (void *w, int p) EV_NOEXCEPT
+{ return static_cast<evring_any_watcher_ *> (w)->priority = p; }
+inline ev_tstamp evring_periodic_at_ (const void *w) EV_NOEXCEPT
+{ return static_cast<const evring_any_watcher_time_ *> (w)->at; }
+inline int evring_is_active_ (const union ev_any_watcher *w) EV_NOEXCEPT
+{ return evring_is_active_ (static_cast<const void *> (w)); }
+inline int evring_is_pending_ (const union ev_any_watcher *w) EV_NOEXCEPT
+{ return evring_is_pending_ (static_cast<const void *> (w)); }
+inline int evring_priority_ (const union ev_any_watcher *w) EV_NOEXCEPT
+{ return evring_priority_ (static_cast<const void *> (w)); }
+inline int evring_set_priority_ (union ev_any_watcher *w, int p) EV_NOEXCEPT
+{ return evring_set_priority_ (static_cast<void *> (w), p); }
+}
+# define ev_is_active(ev)          evring_is_active_ (ev)
+# define ev_is_pending(ev)         evring_is_pending_ (ev)
+# define ev_priority(ev)           evring_priority_ (ev)
+# define ev_set_priority(ev, pri)  evring_set_priority_ ((ev), (pri))
+# define ev_periodic_at(ev)        evring_periodic_at_ (ev)
+#endif
 
 #if EV_ASYNC_ENABLE
 /* ev_async: true while an ev_async_send has not yet been handled. */

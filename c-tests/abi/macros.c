@@ -206,12 +206,27 @@ main (void)
     printf ("  through const ev_io *: %d %d priority %d\n", ev_is_active (cio), ev_is_pending (cio),
             ev_priority (cio));
   }
+  {
+    /* Any pointer to the watcher's memory, as libev's macros take it: a void * (gevent's CFFI
+     * bindings declare int ev_is_active (void *)), a union ev_any_watcher *. */
+    void *vp = &io;
+    union ev_any_watcher *u = (union ev_any_watcher *) vp;
+    printf ("  through void *: %d %d priority %d", ev_is_active (vp), ev_is_pending (vp),
+            ev_priority (vp));
+    printf ("; union: %d %d priority %d\n", ev_is_active (u), ev_is_pending (u), ev_priority (u));
+  }
   printf ("ev_set_priority(io, -2) yields %d, ", (int) (ev_set_priority (&io, -2)));
   printf ("ev_priority %d, field %d\n", ev_priority (&io), io.priority);
   {
     ev_watcher *gw = (ev_watcher *) (void *) &io;
     ev_set_priority (gw, 2);
     printf ("ev_set_priority through ev_watcher *: %d\n", ev_priority (&io));
+  }
+  {
+    void *vp = &io;
+    ev_set_priority (vp, 1);
+    printf ("ev_set_priority through void *: %d\n", ev_priority (&io));
+    ev_set_priority (vp, 2);
   }
   io.active = 0;
   io.pending = 0;
