@@ -46,25 +46,17 @@ pub fn realtime() -> f64 {
     clock(libc::CLOCK_REALTIME)
 }
 
-/// Sleep for `delay` seconds (`ev_sleep`): returns at once for `delay <= 0`, restarts after
-/// signals until the time has passed.
+/// Sleep for `delay` seconds (`ev_sleep`, and the loop's io collect sleep), as libev: one
+/// `nanosleep`, which a signal cuts short ("until either it is interrupted or the given time
+/// interval has passed"); nothing for `delay <= 0` or NaN. Restarting after EINTR held back a
+/// signal or child watcher for the whole io collect interval (differential hunt).
 pub fn sleep(delay: f64) {
-    if delay <= 0.0 {
+    if delay.is_nan() || delay <= 0.0 {
         return;
     }
-    let mut ts = to_timespec(delay.min(1e9));
-    loop {
-        let mut rem = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: valid pointers to timespecs on our stack.
-        let r = unsafe { libc::nanosleep(&ts, &mut rem) };
-        if r == 0 || errno() != libc::EINTR {
-            break;
-        }
-        ts = rem;
-    }
+    let ts = to_timespec(delay.min(1e9));
+    // SAFETY: a valid timespec on our stack; no remainder wanted.
+    unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
 }
 
 /// Seconds to a `timespec` (non-negative input).
