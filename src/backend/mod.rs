@@ -364,9 +364,21 @@ impl Backend {
 /// batching is libev's, not just the totals (found by a differential hunt: 400 ready pipes
 /// gave 64/128/208 callbacks per iteration, libev 64/130/206).
 pub fn next_event_cap(elem: usize, cur: usize) -> usize {
+    array_nextsize(elem, cur, cur + 1)
+}
+
+/// libev's `array_nextsize`: the size after `cur` that holds at least `cnt` elements of
+/// `elem` bytes (doubling plus two, repeated; then the same 4 KiB page rounding).
+pub fn array_nextsize(elem: usize, cur: usize, cnt: usize) -> usize {
     const PAGE: usize = 4096;
     const OVERHEAD: usize = 4 * core::mem::size_of::<usize>();
-    let mut n = 2 * (cur + 1);
+    let mut n = cur + 1;
+    loop {
+        n <<= 1;
+        if cnt <= n {
+            break;
+        }
+    }
     if elem * n > PAGE - OVERHEAD {
         let bytes = (elem * n + elem + (PAGE - 1) + OVERHEAD) & !(PAGE - 1);
         n = (bytes - OVERHEAD) / elem;

@@ -29,13 +29,17 @@
 //!   `EV_WRITE`; `EV_EOF` does not widen it (each registered filter fires on its own);
 //! * `EV_ERROR` entries (`data` = errno), for changes of fds that still have watchers and
 //!   carry the current generation (older ones answer superseded changes and are ignored):
-//!   `ENOENT` (delete of a filter that is gone) is harmless, or re-adds the wanted filters if
-//!   the failed filter is wanted (libev resubmits); `EBADF` re-checks the fd with
-//!   `fcntl(F_GETFD)`: still valid (closed and reopened) → re-add, else the fd's watchers are
-//!   stopped with `EV_ERROR`; any other error (`EPERM`, `ENODEV`, `EINVAL`, ... for fds the
-//!   kernel cannot watch) on a wanted filter stops the watchers with `EV_ERROR` (libev built
-//!   without assertions). The event array always has room for one error per change: without
-//!   it the kernel stops at the first failing change and fails the whole call;
+//!   `ENOENT` (delete of a filter that is gone) is harmless, or re-adds the failed filter if
+//!   it is wanted (libev resubmits); `EBADF` re-checks the fd with `fcntl(F_GETFD)`: still
+//!   valid (closed and reopened) → re-add the failed filter if wanted, else the fd's watchers
+//!   are stopped with `EV_ERROR`. A re-add is made once per registration (`eflags` marks the
+//!   retried filters until the next `modify`): a second refusal stops the watchers with
+//!   `EV_ERROR`, instead of resubmitting (and returning at once) forever (libev resubmits
+//!   every wanted filter per error entry, without limit); any other error (`EPERM`, `ENODEV`,
+//!   `EINVAL`, ... for fds the kernel cannot watch) on a wanted filter stops the watchers with
+//!   `EV_ERROR` (libev built without assertions). The event array always has room for one
+//!   error per change: without it the kernel stops at the first failing change and fails the
+//!   whole call;
 //! * `EINTR` from `kevent()`: the changes were applied before the wait (kevent(2)), so they
 //!   are not resubmitted;
 //! * a kqueue is not inherited across `fork()`. `fork()` (called by the core, inside
@@ -44,7 +48,11 @@
 //!   process that created it: some BSDs close it in the child, and its number may be reused
 //!   there. The same rule applies on drop. A child that runs the loop without
 //!   `ev_loop_fork` gets a failing `kevent()`; that is answered with a rebuild instead of
-//!   libev's abort.
+//!   libev's abort;
+//! * the queue lives at a high, protected number (`sys::protect_fd`), as epoll's does: some
+//!   applications (pgagroal's workers) close numbers they do not own. If `kevent()` still
+//!   finds no queue at its number (EBADF), a new queue is built (libev aborts), and the old
+//!   number, which may now hold the application's file, is never closed.
 
 use super::{Anfd, Fds, Hooks, PollOut};
 use crate::ffi::abi::{EV_READ, EV_WRITE};
@@ -114,6 +122,9 @@ pub struct KEvent {
 pub trait Kernel {
     /// fflags for `EV_ADD` changes (libev passes `NOTE_EOF` where it exists).
     const ADD_FFLAGS: u32;
+    /// `sizeof (struct kevent)`: libev sizes its result array by it (`array_nextsize`), which
+    /// decides how many events one wait returns.
+    const EVENT_SIZE: usize;
     /// `kqueue()`, close-on-exec.
     fn kqueue(&mut self) -> io::Result<c_int>;
     /// `kevent(kq, changes, events, timeout)`; `None` waits without limit. Returns how many
@@ -169,6 +180,9 @@ pub struct Kqueue<K: Kernel> {
     fd: c_int,
     /// The process that created `fd` (only it may close it; see the module comment).
     pid: i32,
+    /// `kevent()` said `fd` is no kqueue any more (EBADF: the application closed the number,
+    /// maybe reused it): never close that number, it may be the application's file now.
+    lost: bool,
     /// Changes for the next `kevent()` call.
     changes: Vec<KEvent>,
     /// Result array; its length is what the kernel may fill.
@@ -189,6 +203,7 @@ impl<K: Kernel> Kqueue<K> {
             kernel,
             fd,
             pid,
+            lost: false,
             changes: Vec::new(),
             events: vec![KEvent::default(); INITIAL_EVENTS],
         })
@@ -213,10 +228,11 @@ impl<K: Kernel> Kqueue<K> {
     /// re-registers everything).
     pub fn recreate(&mut self) {
         let pid = self.kernel.getpid();
-        if pid == self.pid {
+        if pid == self.pid && !self.lost {
             self.kernel.close(self.fd);
         }
         self.pid = pid;
+        self.lost = false;
         self.fd = loop {
             match self.kernel.kqueue() {
                 Ok(fd) => break fd,
@@ -247,10 +263,18 @@ impl<K: Kernel> Kqueue<K> {
         }
     }
 
-    /// Register `fd`'s wanted filters again, with its current generation.
-    fn readd(&mut self, a: &mut Anfd, fd: usize) {
-        a.emask |= a.events;
-        self.change(fd, a.events, kflags::ADD | kflags::ENABLE, a.egen);
+    /// Register the wanted filter `bit` of `fd` again, with its current generation, once per
+    /// registration: false if it was already retried (the kernel keeps refusing it). One
+    /// change per failed filter, not all wanted filters per error entry (that doubled the
+    /// change list on every call while the refusal lasted).
+    fn retry(&mut self, a: &mut Anfd, fd: usize, bit: u8) -> bool {
+        if a.eflags & bit != 0 {
+            return false;
+        }
+        a.eflags |= bit;
+        a.emask |= bit;
+        self.change(fd, bit, kflags::ADD | kflags::ENABLE, a.egen);
+        true
     }
 
     /// `fd`'s wanted events changed from `oev` to `nev`. Only queues changes: errors come back
@@ -265,6 +289,8 @@ impl<K: Kernel> Kqueue<K> {
         let a = &mut anfds[fd];
         a.egen = a.egen.wrapping_add(1);
         let gen = a.egen;
+        // A new registration: failed filters may be retried once again (`retry`).
+        a.eflags = 0;
         // `emask` holds every filter the queue may have for this fd (maybe more).
         let dropped = a.emask & !nev;
         a.emask = nev;
@@ -276,8 +302,8 @@ impl<K: Kernel> Kqueue<K> {
     pub fn poll(&mut self, fds: Fds, timeout: f64, out: &mut PollOut, hooks: &Hooks) {
         if self.changes.len() > self.events.len() {
             // Room for an EV_ERROR entry per change (see the module comment).
-            self.events
-                .resize(self.changes.len().next_power_of_two(), KEvent::default());
+            let cap = super::array_nextsize(K::EVENT_SIZE, self.events.len(), self.changes.len());
+            self.events.resize(cap, KEvent::default());
         }
         hooks.release();
         // (The result carries errno: read before `acquire`, which may change it.)
@@ -298,6 +324,12 @@ impl<K: Kernel> Kqueue<K> {
                 if e.raw_os_error() != Some(libc::EINTR) {
                     if self.kernel.getpid() != self.pid {
                         // Run in a forked child without ev_loop_fork: our queue is not there.
+                        out.rebuild = true;
+                    } else if e.raw_os_error() == Some(libc::EBADF) {
+                        // Our number was closed, or holds another kind of file now (changes
+                        // never fail the call: the event array has room for their errors).
+                        // Build a new queue, as epoll does, instead of aborting.
+                        self.lost = true;
                         out.rebuild = true;
                     } else {
                         self.kernel.syserr(c"(libev) kqueue kevent");
@@ -336,8 +368,10 @@ impl<K: Kernel> Kqueue<K> {
             out.ready.push((fd as i32, bit as i32));
         }
         if n == self.events.len() {
-            // Full: more may be ready; grow for the next wait.
-            self.events.resize(n * 2, KEvent::default());
+            // Full: more may be ready; grow for the next wait (as libev: 64 -> 255 with a
+            // 32-byte kevent, 64 -> 191 with FreeBSD 12's 64-byte one).
+            let cap = super::next_event_cap(K::EVENT_SIZE, n);
+            self.events.resize(cap, KEvent::default());
         }
     }
 
@@ -364,17 +398,12 @@ impl<K: Kernel> Kqueue<K> {
         }
         let wanted = a.events & bit != 0;
         let kill = match i32::try_from(ev.data).unwrap_or(-1) {
-            libc::ENOENT => {
-                if wanted {
-                    self.readd(a, fd);
-                }
-                false
-            }
+            libc::ENOENT => wanted && !self.retry(a, fd, bit),
             libc::EBADF => {
                 if self.kernel.fd_valid(fd as c_int) {
-                    // Closed and reopened since: register the new file.
-                    self.readd(a, fd);
-                    false
+                    // Closed and reopened since: register the new file (once; a valid fd
+                    // that keeps failing, e.g. FreeBSD's O_PATH, is killed).
+                    wanted && !self.retry(a, fd, bit)
                 } else {
                     true
                 }
@@ -389,7 +418,7 @@ impl<K: Kernel> Kqueue<K> {
 
 impl<K: Kernel> Drop for Kqueue<K> {
     fn drop(&mut self) {
-        if self.kernel.getpid() == self.pid {
+        if self.kernel.getpid() == self.pid && !self.lost {
             self.kernel.close(self.fd);
         }
     }

@@ -16,6 +16,7 @@ pub struct RealKernel {
 
 impl Kernel for RealKernel {
     const ADD_FFLAGS: u32 = os::NOTE_EOF;
+    const EVENT_SIZE: usize = core::mem::size_of::<libc::kevent>();
 
     fn kqueue(&mut self) -> io::Result<c_int> {
         // SAFETY: kqueue(2) takes no arguments.
@@ -26,7 +27,8 @@ impl Kernel for RealKernel {
         // Keep it out of exec'd programs, as libev does (portable; kqueue1 is not).
         // SAFETY: `fd` is the descriptor just created; F_SETFD takes an int.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-        Ok(fd)
+        // Out of the numbers applications use and close (see `core::loopfds`), as epoll's fd.
+        Ok(crate::sys::protect_fd(fd))
     }
 
     fn kevent(

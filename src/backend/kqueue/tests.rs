@@ -89,6 +89,8 @@ impl Fake {
 
 impl Kernel for Fake {
     const ADD_FFLAGS: u32 = FFLAGS;
+    /// macOS's and FreeBSD 11's `struct kevent` on 64-bit systems.
+    const EVENT_SIZE: usize = 32;
 
     fn kqueue(&mut self) -> io::Result<c_int> {
         if self.kqueue_failures > 0 {
@@ -598,7 +600,8 @@ fn enoent_on_a_wanted_filter_resubmits() {
     c.set(5, R | W);
     c.poll(0.0);
     assert!(c.out.kill.is_empty());
-    assert_eq!(c.kq.changes, vec![add(5, Read, 1), add(5, Write, 1)]);
+    // Only the failed filter goes again (the read filter's add succeeded).
+    assert_eq!(c.kq.changes, vec![add(5, Write, 1)]);
     assert_eq!(c.anfds[5].emask, R | W);
 }
 
@@ -701,6 +704,41 @@ fn a_child_running_the_loop_without_loop_fork_rebuilds() {
 }
 
 #[test]
+fn review_a_lost_queue_number_is_rebuilt_not_fatal_and_never_closed() {
+    // pgagroal's workers close fd numbers taken from the main process's tables, which can be
+    // the worker's own loop fds (docs/pgagroal.md §7.1; epoll survives it through
+    // protect_fd + Members and a rebuild). kevent() on a closed number, or on a number that
+    // now holds another (non-kqueue) file, fails with EBADF: that must rebuild the queue,
+    // not abort through syserr, and the rebuild must not close the old number, which may
+    // now be the application's file.
+    let mut c = Core::new();
+    c.k().open_fd(5);
+    c.set(5, R);
+    c.poll(0.0);
+    let old = c.fd();
+    // The application closes our queue's number and reuses it for its own socket.
+    c.k().close(old);
+    c.k().closed.borrow_mut().clear();
+    c.k().open_fd(old as u64);
+    c.poll(1.0);
+    assert!(c.k().syserrs.is_empty(), "syserr: {:?}", c.k().syserrs);
+    assert!(c.out.rebuild);
+    c.rearm_all();
+    assert!(
+        c.k().closed.borrow().is_empty(),
+        "closed the application's file at the old queue number"
+    );
+    assert_ne!(c.fd(), old);
+    c.k().ready.insert((5, Read));
+    assert_eq!(c.poll(0.0), vec![(5, EV_READ)]);
+    // The new queue is ours again: closed normally on drop.
+    let closed = c.kq.kernel.closed.clone();
+    let fd = c.fd();
+    drop(c);
+    assert_eq!(*closed.borrow(), vec![fd]);
+}
+
+#[test]
 fn kevent_failure_reports_syserr() {
     let mut c = Core::new();
     c.k().fail_next = Some(libc::EFAULT);
@@ -737,7 +775,7 @@ fn event_array_grows_for_changes_and_for_full_results() {
     assert!(c.k().last().nevents >= 400);
     assert!(c.k().syserrs.is_empty());
     assert_eq!(c.out.kill.len(), 200);
-    // A full result array doubles for the next wait.
+    // A full result array grows for the next wait (libev's array_nextsize).
     let mut c = Core::new();
     for fd in 0..64 {
         c.k().open_fd(fd);
@@ -745,7 +783,30 @@ fn event_array_grows_for_changes_and_for_full_results() {
         c.k().ready.insert((fd, Read));
     }
     assert_eq!(c.poll(0.0).len(), 64);
-    assert_eq!(c.kq.events.len(), 128);
+    assert_eq!(c.kq.events.len(), 255);
+}
+
+#[test]
+fn review_event_array_grows_as_libevs_array_nextsize() {
+    // libev 4.33 kqueue_poll: array_nextsize (sizeof (struct kevent), eventmax, changecnt)
+    // before the call, array_nextsize (..., eventmax, eventmax + 1) after a full result.
+    // With a 32-byte kevent: 64 -> 255 (130 rounded to whole 4 KiB pages), and 400 changes
+    // -> 639 (520 rounded). Evring doubled (128, then the next power of two, 512), so one
+    // wait returned a different number of events than libev's (batching of callbacks).
+    let mut c = Core::new();
+    for fd in 0..64 {
+        c.k().open_fd(fd);
+        c.set(fd as i32, R);
+        c.k().ready.insert((fd, Read));
+    }
+    assert_eq!(c.poll(0.0).len(), 64);
+    assert_eq!(c.kq.events.len(), 255);
+    let mut c = Core::new();
+    for fd in 0..200 {
+        c.set(fd, R | W);
+    }
+    c.poll(0.0);
+    assert_eq!(c.k().last().nevents, 639);
 }
 
 #[test]
@@ -790,4 +851,59 @@ fn available_only_on_bsd() {
             target_os = "macos"
         ))
     );
+}
+
+#[test]
+fn review_persistent_ebadf_on_a_valid_fd_neither_grows_nor_spins() {
+    // An fd that stays open (fcntl(F_GETFD) succeeds) but whose EV_ADD the kernel keeps
+    // refusing with EBADF (FreeBSD: an O_PATH descriptor, whose fo_kqfilter answers EBADF).
+    // Each EV_ERROR entry used to re-add *every* wanted filter: 2, 4, 8, 16, ... changes per
+    // call, each call returning at once (error entries end kevent() without waiting).
+    let mut c = Core::new();
+    c.k().open_fd(5);
+    c.k().refuse.insert((5, Read), libc::EBADF);
+    c.k().refuse.insert((5, Write), libc::EBADF);
+    c.set(5, R | W);
+    let mut killed = false;
+    for _ in 0..8 {
+        c.poll(1.0);
+        assert!(
+            c.k().last().changes.len() <= 2,
+            "change list grew to {}",
+            c.k().last().changes.len()
+        );
+        killed |= c.out.kill.contains(&5);
+    }
+    assert!(
+        killed,
+        "a filter the kernel keeps refusing must end in EV_ERROR"
+    );
+    // Once killed, nothing is resubmitted: the loop waits again.
+    assert!(c.k().last().changes.is_empty());
+}
+
+#[test]
+fn review_transient_ebadf_readds_each_failed_filter_once() {
+    // EBADF for both filters, fd valid when checked (reopened meanwhile): one add per filter.
+    let mut c = Core::new();
+    c.k().open_fd(5);
+    c.k().refuse.insert((5, Read), libc::EBADF);
+    c.k().refuse.insert((5, Write), libc::EBADF);
+    c.set(5, R | W);
+    c.poll(0.0);
+    assert!(c.out.kill.is_empty());
+    let mut ch = c.kq.changes.clone();
+    ch.sort_by_key(|e| e.filter);
+    assert_eq!(ch, vec![add(5, Read, 1), add(5, Write, 1)]);
+    c.k().refuse.clear();
+    c.k().ready.extend([(5, Read), (5, Write)]);
+    let mut got = c.poll(0.0);
+    got.sort();
+    assert_eq!(got, vec![(5, EV_READ), (5, EV_WRITE)]);
+    // A later user change starts afresh (a new transient EBADF is retried again).
+    c.k().refuse.insert((5, Read), libc::EBADF);
+    c.set(5, R);
+    c.poll(0.0);
+    assert!(c.out.kill.is_empty());
+    assert_eq!(c.kq.changes, vec![add(5, Read, 2)]);
 }
