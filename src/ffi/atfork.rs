@@ -6,9 +6,18 @@
 //! objects I hold belong to my parent". The handler runs in the child of every `fork()`
 //! made through libc (not after raw `clone` syscalls, which also skip libc's own fork
 //! bookkeeping), before `fork()` returns there.
+//!
+//! Forks that skip the atfork handlers (glibc's async-signal-safe `_Fork()`, a raw `fork` or
+//! `clone` system call) are caught on Linux by a marker page mapped `MADV_WIPEONFORK`: the
+//! kernel gives every child a zeroed copy, so a zero marker means "new process" whatever made
+//! it; [`generation`] then bumps the generation itself (one extra load per call otherwise).
+//! Before, such a child believed it was its parent: on io_uring, destroying an inherited
+//! loop ran `epoll_wait` on the epoll set shared with the parent, which consumed the parent's
+//! signalfd readiness, and the parent's signal watchers never fired again (differential
+//! hunt, session 7).
 
 use core::ffi::c_int;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Once;
 
 /// What the child handler writes, in one cache line: the handler runs in every child of a
@@ -34,6 +43,69 @@ static REGISTER: Once = Once::new();
 extern "C" fn child_after_fork() {
     STATE.generation.fetch_add(1, Ordering::Relaxed);
     STATE.pid.store(0, Ordering::Relaxed);
+    let m = MARK.load(Ordering::Relaxed);
+    if !m.is_null() {
+        // SAFETY: `m` points into the marker page, mapped for the life of the process (the
+        // child has a zeroed copy): this fork is counted already.
+        unsafe { (*m).store(LIVE, Ordering::Release) };
+    }
+}
+
+/// The wipe-on-fork marker (null: not available, e.g. Linux < 4.14 or another OS).
+static MARK: AtomicPtr<AtomicU32> = AtomicPtr::new(core::ptr::null_mut());
+/// Marker values: the kernel's zero = a new process not counted yet; CLAIMED = a thread is
+/// counting it; LIVE = counted.
+const CLAIMED: u32 = 1;
+const LIVE: u32 = 2;
+
+#[cfg(target_os = "linux")]
+fn map_marker() {
+    const MADV_WIPEONFORK: c_int = 18;
+    // SAFETY: a fresh private anonymous page; nothing else refers to it.
+    unsafe {
+        let p = libc::mmap(
+            core::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            return;
+        }
+        if libc::madvise(p, 4096, MADV_WIPEONFORK) != 0 {
+            libc::munmap(p, 4096);
+            return;
+        }
+        let m = p as *mut AtomicU32;
+        (*m).store(LIVE, Ordering::Release);
+        MARK.store(m, Ordering::Release);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn map_marker() {}
+
+/// The marker says this process is a child not counted yet (a fork without our handler).
+#[cold]
+#[inline(never)]
+fn count_unseen_fork(m: *mut AtomicU32) {
+    // SAFETY: `m` points into the marker page (see `child_after_fork`).
+    let m = unsafe { &*m };
+    match m.compare_exchange(0, CLAIMED, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            STATE.generation.fetch_add(1, Ordering::Relaxed);
+            STATE.pid.store(0, Ordering::Relaxed);
+            m.store(LIVE, Ordering::Release);
+        }
+        Err(_) => {
+            // Another thread of this new process is counting it: wait for the new value.
+            while m.load(Ordering::Acquire) != LIVE {
+                core::hint::spin_loop();
+            }
+        }
+    }
 }
 
 /// Install the handler (once per process; inherited by children, as atfork handlers are).
@@ -45,12 +117,18 @@ pub fn ensure_registered() {
         if rc != 0 {
             crate::sys::fatal("(libev) pthread_atfork failed");
         }
+        map_marker();
     });
 }
 
 /// Number of `fork()`s between the first process that registered and this one.
 #[inline]
 pub fn generation() -> u64 {
+    let m = MARK.load(Ordering::Relaxed);
+    // SAFETY: a non-null `m` points into the marker page, mapped for the life of the process.
+    if !m.is_null() && unsafe { (*m).load(Ordering::Acquire) } != LIVE {
+        count_unseen_fork(m);
+    }
     STATE.generation.load(Ordering::Relaxed)
 }
 
