@@ -21,7 +21,7 @@ use crate::ffi::abi::*;
 use crate::sys;
 use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{fence, AtomicI32, Ordering};
+use core::sync::atomic::{fence, AtomicI32, AtomicPtr, Ordering};
 
 /// Number of priorities (`EV_MINPRI..=EV_MAXPRI`).
 pub const NUMPRI: usize = (EV_MAXPRI - EV_MINPRI + 1) as usize;
@@ -443,6 +443,13 @@ impl LoopHandle {
         // SAFETY: no other reference to the loop exists yet.
         let l = unsafe { &mut *self.core.get() };
         if l.is_default {
+            // Take over what a destroyed default loop left active (see `destroy`).
+            for (k, head) in l.childs.iter_mut().enumerate() {
+                *head = PARKED_CHILDS[k].swap(core::ptr::null_mut(), Ordering::AcqRel);
+            }
+            if signals::adopt_parked(self as *const LoopHandle as *mut LoopHandle) {
+                self.wake.write(&self.wake.sig_pending);
+            }
             let cw = l.childev_ptr();
             // SAFETY: `cw` points at our internal ev_signal.
             unsafe {
@@ -2258,6 +2265,10 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
 /// # Safety
 /// `lp` is a live loop; the caller holds no reference to its state. On return the loop's
 /// state is dropped; the caller frees or forgets the handle's storage.
+/// Child watchers left active in a destroyed default loop, for the next one (see `destroy`).
+static PARKED_CHILDS: [AtomicPtr<ev_watcher_list>; PID_HASHSIZE] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; PID_HASHSIZE];
+
 pub unsafe fn destroy(lp: *mut ev_loop) {
     // SAFETY: caller contract.
     let h = unsafe { LoopHandle::from_ptr(lp) };
@@ -2284,13 +2295,30 @@ pub unsafe fn destroy(lp: *mut ev_loop) {
     }
     // Unbind every signal still bound to this loop, so a late signal never reaches freed
     // memory (libev leaves the binding dangling). The disposition stays as it is.
+    // The default loop's active signal and child watchers are parked instead: libev's default
+    // loop is static memory, its signal and child tables are process-wide, and the next
+    // ev_default_loop simply goes on with them (differential hunt: evring dropped them, and
+    // starting and stopping a second watcher for the same signal then restored SIG_DFL, so
+    // the next signal killed the process).
     let me = h as *const LoopHandle as *mut LoopHandle;
     for signum in 1..NSIG as c_int {
         let s = signals::slot(signum).unwrap();
         if s.owner.load(Ordering::Acquire) == me {
+            if l.is_default {
+                s.owner.store(signals::parked(), Ordering::Release);
+                continue;
+            }
             s.owner.store(core::ptr::null_mut(), Ordering::Release);
             // SAFETY: we owned the slot.
             unsafe { *s.head() = core::ptr::null_mut() };
+        }
+    }
+    if l.is_default {
+        for (k, head) in l.childs.iter_mut().enumerate() {
+            PARKED_CHILDS[k].store(
+                core::mem::replace(head, core::ptr::null_mut()),
+                Ordering::Release,
+            );
         }
     }
     // Writers stop here; the numbers are closed (only those still ours) when the state is

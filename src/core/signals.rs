@@ -53,12 +53,41 @@ pub fn slot(signum: i32) -> Option<&'static SigSlot> {
     }
 }
 
+static PARK: u8 = 0;
+
+/// The owner of a signal whose watchers belonged to the default loop when it was destroyed
+/// while they were active. libev keeps such a binding (its default loop is static memory)
+/// and the next `ev_default_loop` takes the watchers over; a signal arriving meanwhile is
+/// remembered. evring does the same with this marker, which is never dereferenced
+/// ([`adopt_parked`]).
+pub fn parked() -> *mut LoopHandle {
+    core::ptr::addr_of!(PARK) as *mut LoopHandle
+}
+
+/// Bind every parked signal to `me` (a new default loop). Returns whether one of them arrived
+/// while parked (the caller wakes its loop to process it).
+pub fn adopt_parked(me: *mut LoopHandle) -> bool {
+    let mut any = false;
+    for s in SIGNALS.iter() {
+        if s.owner.load(Ordering::Acquire) == parked() {
+            s.owner.store(me, Ordering::Release);
+            any |= s.pending.load(Ordering::Acquire) != 0;
+        }
+    }
+    any
+}
+
 /// Act as if `signum` arrived: async-signal-safe and thread-safe (no locks, no allocation).
 /// Used by our signal handler and by `ev_feed_signal`.
 pub fn feed_signal(signum: i32) {
     let Some(s) = slot(signum) else { return };
     let owner = s.owner.load(Ordering::Acquire);
     if owner.is_null() {
+        return;
+    }
+    if owner == parked() {
+        // No loop yet: remembered for the next default loop.
+        s.pending.store(1, Ordering::Release);
         return;
     }
     s.pending.store(1, Ordering::Release);
