@@ -51,6 +51,8 @@ static void run_case(int which)
     ev_run(d, EVRUN_NOWAIT);
     ev_signal_stop(d, &a);
     TRACE("  after stopping A: disposition %s", disposition(SIGUSR1));
+    ev_run(d, 0); /* nothing is active any more: returns at once */
+    TRACE("  ev_run returned");
     break;
   case 1: /* a second watcher started and stopped does not restore SIG_DFL */
     ev_signal_start(d, &a);

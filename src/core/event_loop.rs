@@ -443,13 +443,26 @@ impl LoopHandle {
         // SAFETY: no other reference to the loop exists yet.
         let l = unsafe { &mut *self.core.get() };
         if l.is_default {
-            // Take over what a destroyed default loop left active (see `destroy`).
+            // Take over what a destroyed default loop left active (see `destroy`). They count
+            // as active watchers of this loop, as in libev (whose count survives the destroy):
+            // they keep ev_run going, and stopping them must not take the count below zero.
+            let mut adopted = 0;
             for (k, head) in l.childs.iter_mut().enumerate() {
                 *head = PARKED_CHILDS[k].swap(core::ptr::null_mut(), Ordering::AcqRel);
+                adopted += list_len(*head);
             }
-            if signals::adopt_parked(self as *const LoopHandle as *mut LoopHandle) {
+            let me = self as *const LoopHandle as *mut LoopHandle;
+            if signals::adopt_parked(me) {
                 self.wake.write(&self.wake.sig_pending);
             }
+            for signum in 1..NSIG as c_int {
+                let s = signals::slot(signum).unwrap();
+                if s.owner.load(Ordering::Acquire) == me {
+                    // SAFETY: adopted just above; this thread creates the loop.
+                    adopted += list_len(unsafe { *s.head() });
+                }
+            }
+            l.activecnt += adopted;
             let cw = l.childev_ptr();
             // SAFETY: `cw` points at our internal ev_signal.
             unsafe {
@@ -2265,6 +2278,17 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
 /// # Safety
 /// `lp` is a live loop; the caller holds no reference to its state. On return the loop's
 /// state is dropped; the caller frees or forgets the handle's storage.
+/// Length of a watcher list.
+fn list_len(mut p: *mut ev_watcher_list) -> c_int {
+    let mut n = 0;
+    while !p.is_null() {
+        n += 1;
+        // SAFETY: the list links active watchers (parked lists: the application keeps them).
+        p = unsafe { (*p).next };
+    }
+    n
+}
+
 /// Child watchers left active in a destroyed default loop, for the next one (see `destroy`).
 static PARKED_CHILDS: [AtomicPtr<ev_watcher_list>; PID_HASHSIZE] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; PID_HASHSIZE];
