@@ -263,6 +263,16 @@ impl Backend {
         }
     }
 
+    /// Free a descriptor the backend can do without for now (EMFILE elsewhere in the loop);
+    /// whether one was freed.
+    pub fn shed_fd(&mut self) -> bool {
+        match self {
+            #[cfg(target_os = "linux")]
+            Backend::Uring(b) => b.shed_ring(),
+            _ => false,
+        }
+    }
+
     /// The kernel object's fd, or -1.
     pub fn fd(&self) -> i32 {
         match self {

@@ -409,6 +409,27 @@ fn take_spare() -> Option<Ring> {
     None
 }
 
+/// Close the probe's spare ring to free its descriptor for something that needs one more
+/// (a loop's wakeup fd when the process is out of descriptors, EMFILE: differential hunt, a
+/// default loop could not be made with two free fds where libev's needs two). Returns
+/// whether a descriptor was freed.
+pub fn drop_spare() -> bool {
+    let p = SPARE.swap(core::ptr::null_mut(), Ordering::AcqRel);
+    if p.is_null() {
+        return false;
+    }
+    // SAFETY: as in `take_spare`.
+    let mut spare = unsafe { Box::from_raw(p) };
+    if spare.forkgen == atfork::generation() {
+        spare.ring.release(true);
+        // The teardown interrupts this thread's next wait once (see SPARE).
+        note_ring_closed();
+    } else {
+        spare.ring.release(false);
+    }
+    true
+}
+
 // ---------------------------------------------------------------------------- backend
 
 /// One queued `epoll_ctl` (epoll modes).
@@ -668,6 +689,25 @@ impl Uring {
 
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// Give the ring's descriptor back when the process is out of descriptors (EMFILE) and
+    /// the loop needs one for something it cannot do without (its wakeup fd); `epollwait`
+    /// only, where the ring just batches changes and is made again lazily (see "When the
+    /// ring is made"). Between iterations nothing is in flight. Returns whether a descriptor
+    /// was freed.
+    pub fn shed_ring(&mut self) -> bool {
+        if self.mode != Mode::EpollWait || self.foreign() {
+            return false;
+        }
+        let Some(mut ring) = self.ring.0.take() else {
+            return false;
+        };
+        ring.release(true);
+        note_ring_closed();
+        self.credit = 0;
+        self.pid = 0;
+        true
     }
 
     pub fn fd(&self) -> c_int {

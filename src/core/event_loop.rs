@@ -1551,6 +1551,15 @@ impl Loop {
         );
         let (r, w, is_efd) = loop {
             let Some((rd, wr, is_efd)) = sys::wakeup_fd() else {
+                // Out of descriptors: an io_uring ring that only batches changes can be given
+                // back and made again later (differential hunt: a default loop could not be
+                // made with the two free descriptors libev's needs).
+                #[cfg(target_os = "linux")]
+                if sys::errno() == libc::EMFILE
+                    && (crate::backend::uring::drop_spare() || self.backend.shed_fd())
+                {
+                    continue; // one descriptor freed: try again
+                }
                 crate::ffi::globals::syserr(c"(libev) error creating signal/async pipe");
                 continue;
             };

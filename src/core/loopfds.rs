@@ -43,7 +43,10 @@
 //! Destroy, fork and rebuilds check every member before closing or replacing any.
 //!
 //! # Limits
-//! * Each object costs two extra fds (at most eight per loop: wakeup, signalfd, timerfd, epoll).
+//! * Each object costs two extra fds (at most eight per loop: wakeup, signalfd, timerfd, epoll)
+//!   while numbers are to be had; close to `RLIMIT_NOFILE` (EMFILE) an object takes what it
+//!   can get, down to its single original number, so a loop still works wherever libev's
+//!   would, with less protection.
 //! * An application that clobbers two of the three numbers of one object within one check
 //!   interval can make the loop miss that object's wake-ups until the next check repairs it
 //!   (at the latest when the loop next wakes for a timer or io, plus a quarter second).
@@ -208,7 +211,8 @@ impl Members {
     /// still hold the old object (`old_alive`) are reused: the new object is `dup3()`ed onto
     /// them, so a concurrent writer holding an old number writes into the new object. The
     /// others (closed or now the application's) are never touched; fresh high numbers
-    /// replace them. Returns `None` (and closes `fd`) if no number could be had.
+    /// replace them. When numbers run short, members repeat a number (at worst `fd` itself
+    /// for all three); `None` only if `fd` cannot be `fstat`ed.
     pub fn spread(fd: c_int, old: &Members, old_alive: [bool; MEMBERS]) -> Option<Members> {
         let id = ident(fd)?;
         let mut fds = [-1; MEMBERS];
@@ -224,12 +228,19 @@ impl Members {
                 sys::dup_high(fd)
             };
         }
-        sys::close(fd);
-        if fds.iter().any(|&f| f < 0) {
-            for &f in &fds {
-                sys::close(f);
+        match fds.iter().copied().find(|&f| f >= 0) {
+            Some(good) => {
+                sys::close(fd);
+                // Short of numbers (EMFILE near RLIMIT_NOFILE): the object lives on fewer
+                // numbers (the same number in several members), with less protection,
+                // rather than not at all where libev's single number works (differential
+                // hunt: a default loop needed 6 free fds, libev 2).
+                for f in fds.iter_mut().filter(|f| **f < 0) {
+                    *f = good;
+                }
             }
-            return None;
+            // Not one high number: the object stays at its own number, unprotected.
+            None => fds = [fd; MEMBERS],
         }
         Some(Members { fds, id })
     }
@@ -244,8 +255,10 @@ impl Members {
     pub fn release(&mut self) {
         if self.is_some() {
             let al = alive(&self.fds, &self.id);
-            for (&fd, ours) in self.fds.iter().zip(al) {
-                if ours {
+            for (i, (&fd, ours)) in self.fds.iter().zip(al).enumerate() {
+                // Once per number: a member may repeat another's number (see `spread`), and
+                // a second close could hit a file another thread just opened there.
+                if ours && !self.fds[..i].contains(&fd) {
                     sys::close(fd);
                 }
             }
