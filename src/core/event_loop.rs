@@ -802,7 +802,11 @@ impl Loop {
         }
     }
 
-    fn wlist_del(head: *mut *mut ev_watcher_list, w: WatcherPtr) {
+    /// Unlink `w`; a watcher that is not on the list is misuse (its fd, signal number or pid
+    /// was changed while it was active): abort with `what` (libev silently leaves it linked
+    /// to the old list, and the application then frees memory the loop still reads: found by
+    /// a differential hunt with ev_io_set on an active watcher).
+    fn wlist_del(head: *mut *mut ev_watcher_list, w: WatcherPtr, what: &str) {
         let target = w.raw() as *mut ev_watcher_list;
         let mut link = head;
         // SAFETY: the list links only watchers that are active (valid by contract).
@@ -815,6 +819,7 @@ impl Loop {
                 link = core::ptr::addr_of_mut!((**link).next);
             }
         }
+        misuse(what);
     }
 
     fn fd_change(&mut self, fd: c_int, flags: u8) {
@@ -940,7 +945,11 @@ impl Loop {
         let Some(a) = self.anfds.get_mut(fd as usize) else {
             misuse("libev: ev_io_stop called with illegal fd (must stay constant after start!)");
         };
-        Self::wlist_del(core::ptr::addr_of_mut!(a.head), w);
+        Self::wlist_del(
+            core::ptr::addr_of_mut!(a.head),
+            w,
+            "libev: ev_io_stop: the watcher is not on its fd's list (fd changed while active?)",
+        );
         let last = a.head.is_null();
         let was = a.reify;
         a.reify |= REIFY;
@@ -1721,7 +1730,11 @@ impl Loop {
                 "libev: ev_signal_stop called with illegal signal number (changed while active?)",
             )
         };
-        Self::wlist_del(s.head(), w);
+        Self::wlist_del(
+            s.head(),
+            w,
+            "libev: ev_signal_stop: the watcher is not on its signal's list (signal number changed while active?)",
+        );
         self.stop_w(w);
         // SAFETY: we own this slot.
         if unsafe { (*s.head()).is_null() } {
@@ -1840,7 +1853,11 @@ impl Loop {
         }
         let head =
             core::ptr::addr_of_mut!(self.childs[w.child_pid() as usize & (PID_HASHSIZE - 1)]);
-        Self::wlist_del(head, w);
+        Self::wlist_del(
+            head,
+            w,
+            "libev: ev_child_stop: the watcher is not on its pid's list (pid changed while active?)",
+        );
         self.stop_w(w);
     }
 
