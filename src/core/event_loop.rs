@@ -96,7 +96,12 @@ impl Wake {
         fence(Ordering::Release);
         self.write_skipped.store(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
-        if self.write_wanted.load(Ordering::Relaxed) != 0 {
+        // Without a wakeup object (an EVFLAG_SIGNALFD loop without asyncs, fed with
+        // ev_feed_signal while it waits) nothing can wake the loop: `write_skipped` stays set,
+        // so the flags are scanned when the wait ends for another reason. (Clearing it lost
+        // this feed and, the flag staying raised, every later one: differential hunt; libev
+        // loses them too.)
+        if self.write_wanted.load(Ordering::Relaxed) != 0 && self.fds.present() {
             self.write_skipped.store(0, Ordering::Relaxed);
             fence(Ordering::Release);
             let saved = sys::errno();

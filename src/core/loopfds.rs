@@ -323,6 +323,12 @@ impl WakeFds {
     /// Write one wake-up token into a member that still holds our object; write nothing if
     /// none does (or in a forked child that has not rebuilt the loop yet). Async-signal-safe;
     /// the caller preserves errno.
+    /// Is there an object of this process to write to?
+    pub fn present(&self) -> bool {
+        self.fds[0].load(Ordering::Acquire) >= 0
+            && self.gen.load(Ordering::Relaxed) == crate::ffi::atfork::generation()
+    }
+
     pub fn write(&self) {
         if self.gen.load(Ordering::Relaxed) != crate::ffi::atfork::generation() {
             return;
