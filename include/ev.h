@@ -893,6 +893,8 @@ inline int evring_priority_ (const union ev_any_watcher *w) EV_NOEXCEPT
 { return evring_priority_ (static_cast<const void *> (w)); }
 inline int evring_set_priority_ (union ev_any_watcher *w, int p) EV_NOEXCEPT
 { return evring_set_priority_ (static_cast<void *> (w), p); }
+inline ev_tstamp evring_periodic_at_ (const union ev_any_watcher *w) EV_NOEXCEPT
+{ return evring_periodic_at_ (static_cast<const void *> (w)); }
 }
 # define ev_is_active(ev)          evring_is_active_ (ev)
 # define ev_is_pending(ev)         evring_is_pending_ (ev)

@@ -126,6 +126,8 @@ main (void)
           periodic.reschedule_cb == resched, UNTOUCHED (periodic, at));
   periodic.at = 1234.5;
   printf ("ev_periodic_at: %.3f\n", ev_periodic_at (&periodic));
+  printf ("  through void * %.3f, union %.3f\n", ev_periodic_at ((void *) &periodic),
+          ev_periodic_at ((union ev_any_watcher *) (void *) &periodic));
   ev_periodic_set (&periodic, 0., 0., 0);
   printf ("ev_periodic_set(0,0,0): offset %.3f interval %.3f resched null %d\n", periodic.offset,
           periodic.interval, periodic.reschedule_cb == 0);

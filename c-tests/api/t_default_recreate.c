@@ -80,6 +80,16 @@ static void run_case(int which)
       ev_run(d, EVRUN_ONCE);
     break;
   }
+  case 3: /* an ev_unref'ed signal watcher (the usual SIGINT pattern) keeps nothing alive */
+    ev_signal_start(d, &a);
+    ev_unref(d);
+    ev_loop_destroy(d);
+    d = ev_default_loop(0);
+    ev_run(d, 0); /* libev's count survived the destroy: 0, returns at once */
+    TRACE("  ev_run returned");
+    ev_ref(d);
+    ev_signal_stop(d, &a);
+    break;
   }
   TRACE("  done");
 }
@@ -91,8 +101,9 @@ int main(void)
     "signal watcher left active, loop made again",
     "second watcher for the same signal started and stopped",
     "child watcher left active, loop made again",
+    "ev_unref'ed signal watcher left active, loop made again",
   };
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 4; i++) {
     TRACE("%s", names[i]);
     pid_t pid = fork();
     CHECK(pid >= 0);

@@ -467,7 +467,12 @@ impl LoopHandle {
                     adopted += list_len(unsafe { *s.head() });
                 }
             }
-            l.activecnt += adopted;
+            // Not more than the destroyed loop's own count, which is what libev keeps: a
+            // watcher the application ev_unref'ed (the usual SIGINT watcher) must not keep
+            // ev_run going (review: it never returned). Orphaned io and timer watchers, also
+            // in libev's count, do not count here ("starts fresh", README).
+            let saved = PARKED_ACTIVECNT.swap(0, Ordering::AcqRel);
+            l.activecnt += adopted.min(saved).max(0);
             let cw = l.childev_ptr();
             // SAFETY: `cw` points at our internal ev_signal.
             unsafe {
@@ -2320,6 +2325,9 @@ fn list_len(mut p: *mut ev_watcher_list) -> c_int {
     n
 }
 
+/// The destroyed default loop's count of active watchers (libev's survives in its static loop).
+static PARKED_ACTIVECNT: AtomicI32 = AtomicI32::new(0);
+
 /// Child watchers left active in a destroyed default loop, for the next one (see `destroy`).
 static PARKED_CHILDS: [AtomicPtr<ev_watcher_list>; PID_HASHSIZE] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; PID_HASHSIZE];
@@ -2369,6 +2377,7 @@ pub unsafe fn destroy(lp: *mut ev_loop) {
         }
     }
     if l.is_default {
+        PARKED_ACTIVECNT.store(l.activecnt, Ordering::Release);
         for (k, head) in l.childs.iter_mut().enumerate() {
             PARKED_CHILDS[k].store(
                 core::mem::replace(head, core::ptr::null_mut()),

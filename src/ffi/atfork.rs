@@ -53,9 +53,7 @@ extern "C" fn child_after_fork() {
 
 /// The wipe-on-fork marker (null: not available, e.g. Linux < 4.14 or another OS).
 static MARK: AtomicPtr<AtomicU32> = AtomicPtr::new(core::ptr::null_mut());
-/// Marker values: the kernel's zero = a new process not counted yet; CLAIMED = a thread is
-/// counting it; LIVE = counted.
-const CLAIMED: u32 = 1;
+/// Marker value once the fork is counted (the kernel's zero: a new process not counted yet).
 const LIVE: u32 = 2;
 
 #[cfg(target_os = "linux")]
@@ -88,24 +86,17 @@ fn map_marker() {
 fn map_marker() {}
 
 /// The marker says this process is a child not counted yet (a fork without our handler).
+/// No lock and no waiting (signal handlers get here through the loop-fd checks): every
+/// thread or handler that sees the zero marker bumps the generation. Two bumps for one fork
+/// are harmless -- a generation only has to differ from the parent's -- and a loop would have
+/// to be created in the child in between for it to notice (it then rebuilds once).
 #[cold]
 #[inline(never)]
 fn count_unseen_fork(m: *mut AtomicU32) {
+    STATE.generation.fetch_add(1, Ordering::AcqRel);
+    STATE.pid.store(0, Ordering::Relaxed);
     // SAFETY: `m` points into the marker page (see `child_after_fork`).
-    let m = unsafe { &*m };
-    match m.compare_exchange(0, CLAIMED, Ordering::AcqRel, Ordering::Acquire) {
-        Ok(_) => {
-            STATE.generation.fetch_add(1, Ordering::Relaxed);
-            STATE.pid.store(0, Ordering::Relaxed);
-            m.store(LIVE, Ordering::Release);
-        }
-        Err(_) => {
-            // Another thread of this new process is counting it: wait for the new value.
-            while m.load(Ordering::Acquire) != LIVE {
-                core::hint::spin_loop();
-            }
-        }
-    }
+    unsafe { (*m).store(LIVE, Ordering::Release) };
 }
 
 /// Install the handler (once per process; inherited by children, as atfork handlers are).

@@ -273,6 +273,8 @@ pub struct Ring {
     /// Registered index (valid on thread `reg_token` only), or -1.
     reg: c_int,
     reg_token: u64,
+    /// Cleared when the registering thread exits (then its slots are gone already).
+    reg_alive: Option<std::sync::Arc<core::sync::atomic::AtomicBool>>,
     features: u32,
     sq_entries: u32,
     cq_entries: u32,
@@ -312,6 +314,7 @@ impl Ring {
             id: file_id(fd),
             reg: -1,
             reg_token: 0,
+            reg_alive: None,
             features: p.features,
             sq_entries: p.sq_entries,
             cq_entries: p.cq_entries,
@@ -397,7 +400,7 @@ impl Ring {
         if r >= 1 {
             self.reg = up.offset as c_int;
             self.reg_token = thread_token();
-            orphans::watch_thread_exit();
+            self.reg_alive = orphans::watch_thread_exit();
         }
     }
 
@@ -729,7 +732,9 @@ impl Ring {
                 // armed (poll strategy) now, or it would keep the application's files
                 // referenced; then tell that thread to free the slot ([`orphans`]).
                 self.sync_cancel_all();
-                orphans::push(self.reg_token, self.reg);
+                if let Some(alive) = &self.reg_alive {
+                    orphans::push(self.reg_token, self.reg, alive);
+                }
             }
             for m in self.maps.iter_mut() {
                 if let Some(m) = m.take() {
@@ -824,6 +829,8 @@ impl Ring {
 /// its table is still empty (unregistering an empty slot does nothing).
 pub mod orphans {
     use super::*;
+    use core::sync::atomic::AtomicBool;
+    use std::sync::Arc;
 
     const SLOTS: usize = 64;
     #[allow(clippy::declare_interior_mutable_const)]
@@ -838,13 +845,26 @@ pub mod orphans {
     }
 
     /// Ring registered by thread `token` at `index`, released by another thread.
-    pub fn push(token: u64, index: c_int) {
+    /// `alive`: the registering thread has not exited (an entry for an exited thread would
+    /// never be swept and would fill the table for good: review).
+    pub fn push(token: u64, index: c_int, alive: &AtomicBool) {
+        if !alive.load(Ordering::Acquire) {
+            return; // the kernel freed the thread's slots when it exited
+        }
         let v = encode(token, index);
         for e in TABLE.iter() {
             if e.compare_exchange(0, v, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
             {
                 COUNT.fetch_add(1, Ordering::Release);
+                // The thread may have exited meanwhile, its guard purging before our entry
+                // landed: take the entry back.
+                if !alive.load(Ordering::Acquire)
+                    && e.compare_exchange(v, 0, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    COUNT.fetch_sub(1, Ordering::Release);
+                }
                 return;
             }
         }
@@ -899,10 +919,11 @@ pub mod orphans {
 
     /// Drop the calling thread's entries when it exits (the kernel frees its slots then;
     /// its token is never reused, so they would occupy the table for good).
-    pub fn watch_thread_exit() {
-        struct Guard(u64);
+    pub fn watch_thread_exit() -> Option<Arc<AtomicBool>> {
+        struct Guard(u64, Arc<AtomicBool>);
         impl Drop for Guard {
             fn drop(&mut self) {
+                self.1.store(false, Ordering::Release);
                 for e in TABLE.iter() {
                     let v = e.load(Ordering::Acquire);
                     if v != 0
@@ -916,10 +937,10 @@ pub mod orphans {
             }
         }
         std::thread_local! {
-            static GUARD: Guard = Guard(thread_token());
+            static GUARD: Guard = Guard(thread_token(), Arc::new(AtomicBool::new(true)));
         }
         // `try_with`: during this thread's own TLS teardown there is nothing left to watch.
-        let _ = GUARD.try_with(|_| ());
+        GUARD.try_with(|g| g.1.clone()).ok()
     }
 
     /// Entries waiting in the table (tests).
