@@ -274,7 +274,7 @@ pub struct Ring {
     reg: c_int,
     reg_token: u64,
     /// Cleared when the registering thread exits (then its slots are gone already).
-    reg_alive: Option<std::sync::Arc<core::sync::atomic::AtomicBool>>,
+    reg_alive: Option<orphans::Alive>,
     features: u32,
     sq_entries: u32,
     cq_entries: u32,
@@ -733,7 +733,7 @@ impl Ring {
                 // referenced; then tell that thread to free the slot ([`orphans`]).
                 self.sync_cancel_all();
                 if let Some(alive) = &self.reg_alive {
-                    orphans::push(self.reg_token, self.reg, alive);
+                    orphans::push(self.reg_token, self.reg, alive.flag());
                 }
             }
             for m in self.maps.iter_mut() {
@@ -829,8 +829,68 @@ impl Ring {
 /// its table is still empty (unregistering an empty slot does nothing).
 pub mod orphans {
     use super::*;
-    use core::sync::atomic::AtomicBool;
-    use std::sync::Arc;
+    use core::sync::atomic::{AtomicBool, AtomicUsize};
+
+    /// A shared "thread still alive" flag: the registering thread's exit guard holds one
+    /// reference, each ring it registered another.
+    ///
+    /// Allocated with the C library's `malloc`, not through `ev_set_allocator`'s allocator:
+    /// the thread's reference outlives every loop (it lives as long as the thread), and a
+    /// program that counts its allocator's blocks expects none left after
+    /// `ev_loop_destroy`, as with libev (t_alloc_syserr caught an `Arc` here).
+    pub struct Alive(core::ptr::NonNull<AliveInner>);
+
+    pub struct AliveInner {
+        refs: AtomicUsize,
+        alive: AtomicBool,
+    }
+
+    // SAFETY: the pointee is only atomics, shared by design; the refcount frees it once.
+    unsafe impl Send for Alive {}
+    // SAFETY: as above.
+    unsafe impl Sync for Alive {}
+
+    impl Alive {
+        fn new() -> Option<Alive> {
+            // SAFETY: plain allocation of a POD-sized block; checked for NULL below.
+            let p = unsafe { libc::malloc(core::mem::size_of::<AliveInner>()) } as *mut AliveInner;
+            let p = core::ptr::NonNull::new(p)?;
+            // SAFETY: fresh, suitably aligned (malloc) block of the right size.
+            unsafe {
+                p.as_ptr().write(AliveInner {
+                    refs: AtomicUsize::new(1),
+                    alive: AtomicBool::new(true),
+                })
+            };
+            Some(Alive(p))
+        }
+
+        pub fn flag(&self) -> &AtomicBool {
+            // SAFETY: the block lives while any reference (this one) does.
+            unsafe { &self.0.as_ref().alive }
+        }
+    }
+
+    impl Clone for Alive {
+        fn clone(&self) -> Alive {
+            // SAFETY: as in `flag`.
+            unsafe { self.0.as_ref() }
+                .refs
+                .fetch_add(1, Ordering::Relaxed);
+            Alive(self.0)
+        }
+    }
+
+    impl Drop for Alive {
+        fn drop(&mut self) {
+            // SAFETY: as in `flag`; the last reference frees the block, once.
+            unsafe {
+                if self.0.as_ref().refs.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    libc::free(self.0.as_ptr() as *mut libc::c_void);
+                }
+            }
+        }
+    }
 
     const SLOTS: usize = 64;
     #[allow(clippy::declare_interior_mutable_const)]
@@ -919,11 +979,13 @@ pub mod orphans {
 
     /// Drop the calling thread's entries when it exits (the kernel frees its slots then;
     /// its token is never reused, so they would occupy the table for good).
-    pub fn watch_thread_exit() -> Option<Arc<AtomicBool>> {
-        struct Guard(u64, Arc<AtomicBool>);
+    pub fn watch_thread_exit() -> Option<Alive> {
+        struct Guard(u64, Option<Alive>);
         impl Drop for Guard {
             fn drop(&mut self) {
-                self.1.store(false, Ordering::Release);
+                if let Some(a) = &self.1 {
+                    a.flag().store(false, Ordering::Release);
+                }
                 for e in TABLE.iter() {
                     let v = e.load(Ordering::Acquire);
                     if v != 0
@@ -937,10 +999,11 @@ pub mod orphans {
             }
         }
         std::thread_local! {
-            static GUARD: Guard = Guard(thread_token(), Arc::new(AtomicBool::new(true)));
+            static GUARD: Guard = Guard(thread_token(), Alive::new());
         }
         // `try_with`: during this thread's own TLS teardown there is nothing left to watch.
-        GUARD.try_with(|g| g.1.clone()).ok()
+        // No flag (malloc failed): no entries for this thread, its slots stay until it exits.
+        GUARD.try_with(|g| g.1.clone()).ok().flatten()
     }
 
     /// Entries waiting in the table (tests).
