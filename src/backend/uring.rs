@@ -391,6 +391,12 @@ pub fn available() -> bool {
 
 /// The probe's ring if it is still unused and belongs to this process.
 fn take_spare() -> Option<Ring> {
+    // A load first: the swap is a write even when the slot is empty (it is, in every
+    // process but the first), and a write to this page costs a forked child that creates a
+    // loop a copy-on-write page fault.
+    if SPARE.load(Ordering::Relaxed).is_null() {
+        return None;
+    }
     let p = SPARE.swap(core::ptr::null_mut(), Ordering::AcqRel);
     if p.is_null() {
         return None;

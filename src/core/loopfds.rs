@@ -77,10 +77,9 @@ pub fn ident(fd: c_int) -> Option<Ident> {
     if fd < 0 {
         return None;
     }
-    // SAFETY: all-zero is a valid `stat`; valid out-pointer.
+    // SAFETY: all-zero is a valid `stat`.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+    if sys::fstat(fd, &mut st) != 0 {
         return None;
     }
     Some(Ident {

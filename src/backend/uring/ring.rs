@@ -241,10 +241,9 @@ fn unmap(m: &Map) {
 }
 
 pub fn file_id(fd: c_int) -> Option<(u64, u64)> {
-    // SAFETY: plain fstat into a zeroed struct.
+    // SAFETY: all-zero is a valid `stat`.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: valid out-pointer.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+    if crate::sys::fstat(fd, &mut st) != 0 {
         return None;
     }
     Some((st.st_dev, st.st_ino))
