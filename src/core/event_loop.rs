@@ -842,9 +842,11 @@ impl Loop {
     }
 
     /// Append `fd` to the change list. An fd is on the list at most once (only while its
-    /// `reify` is non-zero), and the list's capacity is kept at least the fd table's length
-    /// ([`Loop::anfds_grow`]), so the growth branch is never taken in practice. With the
-    /// growth call out of line and last, `ev_io_start`/`ev_io_stop` need no saved registers.
+    /// `reify` is non-zero), and the list's capacity is kept at least the number of fds the
+    /// table held for the application, plus the loop's internal numbers
+    /// ([`Loop::anfds_grow`], [`Loop::anfds_fit`]), so the growth branch is rarely taken.
+    /// With the growth call out of line and last, `ev_io_start`/`ev_io_stop` need no saved
+    /// registers.
     #[inline]
     fn push_fdchange(&mut self, fd: c_int) {
         let len = self.fdchanges.len();
@@ -928,19 +930,24 @@ impl Loop {
     /// application's: growing one at a time with amortised doubling allocated, filled and
     /// copied 2 x 8 KiB of table plus 2 x 2 KiB of change-list room in every new loop (six
     /// page faults of ~3 us in each forked pgagroal worker, `perf record -e page-faults`).
+    /// The change list does not grow with the table here: only the application's fds and the
+    /// few internal numbers can ever be on it, and room for 525 entries (2 KiB, every new
+    /// loop) spread the loop's first allocations over one more page (a page fault per forked
+    /// worker).
     #[cold]
     fn anfds_fit(&mut self, fd: c_int) {
         const SLACK: usize = 3 * loopfds::MEMBERS;
+        /// Internal watched numbers: two per object, at most four objects.
+        const INTERNAL: usize = 8;
         let Ok(fd) = usize::try_from(fd) else { return };
-        if self.anfds.len() <= fd {
+        let old = self.anfds.len();
+        if old <= fd {
             if self.anfds.capacity() <= fd {
-                self.anfds.reserve_exact(fd + 1 + SLACK - self.anfds.len());
+                self.anfds.reserve_exact(fd + 1 + SLACK - old);
             }
-            if self.fdchanges.capacity() <= fd {
-                self.fdchanges
-                    .reserve_exact((fd + 1 + SLACK).saturating_sub(self.fdchanges.len()));
-            }
-            self.anfds_grow(fd);
+            self.anfds.resize(fd + 1, Anfd::default());
+            self.fdchanges
+                .reserve((old + INTERNAL).saturating_sub(self.fdchanges.len()));
         }
     }
 
