@@ -983,11 +983,14 @@ impl Uring {
         // callgrind, bench_loop -m entry: ~20 instructions per `ev_run` less than going
         // through the general path). Non-short-circuit `|`/`&`: one branch for all the tests.
         // (Changes first and short-circuit: an iteration with changes takes one branch.)
+        // The fork check uses the generation `ev_run` just read (`PollOut::gen`); a
+        // mismatch, or a caller that did not set it, goes through `poll_general`, which
+        // reads the generation itself.
         if self.changes.is_empty()
             && !(self.broken | self.ring_lost | self.epfd_lost | self.nonblock_next)
                 & self.eperms.is_empty()
                 & (self.mode != Mode::Poll)
-                & !self.foreign()
+                & (self.forkgen == out.gen)
         {
             let n = self.epoll_wait_hooked(timeout, hooks);
             // SAFETY: after `acquire`: this thread owns the loop again (`Fds::get`).

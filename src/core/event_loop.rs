@@ -2156,11 +2156,13 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
             if l.loop_done != EVBREAK_CANCEL {
                 break;
             }
+            let gen = crate::ffi::atfork::generation();
+            l.out.gen = gen;
             if l.postfork {
                 l.postfork = false;
                 l.backend_rebuild = false;
                 l.loop_fork(h, true);
-            } else if l.backend_rebuild || l.fds_gen != crate::ffi::atfork::generation() {
+            } else if l.backend_rebuild || l.fds_gen != gen {
                 // (A forked child running the loop without ev_loop_fork: it gets its own
                 // kernel objects before it waits, and never touches its parent's.)
                 l.backend_rebuild = false;
