@@ -17,7 +17,7 @@
 //!   poll/select report `POLLNVAL`/`EBADF` for a closed number (its watcher is killed with
 //!   `EV_ERROR`), and for a number that now names another file the second watched number
 //!   still wakes the loop;
-//! * whenever an internal watcher fires (readable or `EV_ERROR`), and in any case every quarter
+//! * whenever an internal watcher fires (readable or `EV_ERROR`), and in any case once a
 //!   second of loop activity (`Loop::fds_health`: objects that stay silent, such as the
 //!   timerfd, must not pile up losses), the loop checks that all three numbers still name the
 //!   same file; if not, it rebuilds the object: the new
@@ -39,7 +39,7 @@
 //! No system call per loop iteration (a float compare). `ev_async_send`/the signal handler
 //! add one `kcmp` and one `fstat` when they actually write (only while the loop sleeps); an
 //! internal watcher adds two `kcmp`s and one `fstat` when it fires; the periodic check costs
-//! the same per object at most four times a second, and only while the loop is awake anyway.
+//! the same per object at most once a second, and only while the loop is awake anyway.
 //! Destroy, fork and rebuilds check every member before closing or replacing any.
 //!
 //! # Limits
@@ -49,7 +49,7 @@
 //!   would, with less protection.
 //! * An application that clobbers two of the three numbers of one object within one check
 //!   interval can make the loop miss that object's wake-ups until the next check repairs it
-//!   (at the latest when the loop next wakes for a timer or io, plus a quarter second).
+//!   (at the latest when the loop next wakes for a timer or io, plus a second).
 //! * Not recognised as foreign: one anonymous-inode file of the application (its own
 //!   eventfd, signalfd, timerfd or epoll fd) `dup2()`ed onto two or more numbers of one
 //!   object; without `kcmp`, such a file at any one of our numbers.
