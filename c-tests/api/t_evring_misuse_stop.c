@@ -3,7 +3,10 @@
  * active watcher, or a direct field write): libev's ev_TYPE_stop silently leaves it linked on
  * the old list, and once the application frees the watcher the loop reads freed memory
  * (differential hunt, session 7: valgrind showed the invalid read in evring too before the
- * abort that came later). evring now aborts at the stop with a message naming the misuse.
+ * abort that came later). evring now aborts at the stop with a message naming the misuse:
+ * "not on its fd's list" when the new fd has watchers of its own, "illegal fd" when the
+ * loop's fd table has no entry for it (evring's table has a gap below the loop's own high
+ * numbers; before, the table always reached them, so every small fd had an entry).
  * Each case runs in a forked child; the parent reads its stderr. */
 #include "test.h"
 
@@ -19,12 +22,18 @@ static void misuse(int which)
   struct ev_loop *loop = test_default_loop();
   int p[2], q[2];
   CHECK(pipe(p) == 0 && pipe(q) == 0);
-  if (which == 0) {
-    ev_io w;
+  if (which == 0 || which == 2) {
+    ev_io w, other;
     ev_io_init(&w, io_cb, p[0], EV_READ);
     ev_io_start(loop, &w);
+    if (which == 0) {
+      /* The new fd has an entry in the loop's table (another watcher), just not this one. */
+      ev_io_init(&other, io_cb, q[0], EV_READ);
+      ev_io_start(loop, &other);
+    }
     ev_run(loop, EVRUN_NOWAIT);
-    ev_io_set(&w, q[0], EV_READ); /* misuse: the watcher is active */
+    /* misuse: the watcher is active (case 2: a number the table has never seen) */
+    ev_io_set(&w, which == 0 ? q[0] : q[1] + 100, EV_READ);
     ev_io_stop(loop, &w);
   } else {
     ev_signal s;
@@ -38,8 +47,9 @@ static void misuse(int which)
 int main(void)
 {
   WATCHDOG(20);
-  static const char *const expect[] = {"not on its fd's list", "not on its signal's list"};
-  for (int i = 0; i < 2; i++) {
+  static const char *const expect[] = {"not on its fd's list", "not on its signal's list",
+                                        "illegal fd"};
+  for (int i = 0; i < 3; i++) {
     int e[2];
     CHECK(pipe(e) == 0);
     pid_t pid = fork();

@@ -14,7 +14,7 @@
 //!   (retry as ADD), EEXIST on ADD means it is still registered (MOD, or nothing if the mask
 //!   is already right); EBADF and other errors stop the fd's watchers with `EV_ERROR`.
 
-use super::{Anfd, Fds, Hooks, PollOut};
+use super::{Anfd, FdTable, Fds, Hooks, PollOut};
 use crate::core::loopfds::Members;
 use crate::ffi::abi::{EV_READ, EV_WRITE};
 use crate::sys;
@@ -56,7 +56,7 @@ pub(super) enum Recovery {
 #[allow(clippy::too_many_arguments)]
 pub(super) fn recover(
     epfd: c_int,
-    anfds: &mut [Anfd],
+    anfds: &mut FdTable,
     eperms: &mut Vec<c_int>,
     err: c_int,
     fd: c_int,
@@ -151,7 +151,7 @@ impl Epoll {
         ctl(self.fd, op, fd, mask, data)
     }
 
-    pub fn modify(&mut self, anfds: &mut [Anfd], fd: c_int, oev: u8, nev: u8, out: &mut PollOut) {
+    pub fn modify(&mut self, anfds: &mut FdTable, fd: c_int, oev: u8, nev: u8, out: &mut PollOut) {
         if nev == 0 {
             // Lazy: keep the registration; see the module comment.
             return;
@@ -284,7 +284,7 @@ impl Epoll {
 /// watched leave the list. Shared with io_uring's epoll strategies.
 #[cold]
 #[inline(never)]
-pub(super) fn report_eperms(eperms: &mut Vec<c_int>, anfds: &mut [Anfd], out: &mut PollOut) {
+pub(super) fn report_eperms(eperms: &mut Vec<c_int>, anfds: &mut FdTable, out: &mut PollOut) {
     // From the end, as libev walks its list (the callbacks then run in libev's order;
     // found by review with a differential probe); a removed entry takes the last one,
     // which was already visited.

@@ -14,6 +14,7 @@
 
 #[cfg(target_os = "linux")]
 pub mod epoll;
+pub mod fdtable;
 pub mod kqueue;
 pub mod poll;
 pub mod select;
@@ -22,6 +23,7 @@ pub mod uring;
 
 use crate::core::event_loop::HookCb;
 use crate::ffi::abi::*;
+pub use fdtable::FdTable;
 
 /// The loop's fd table as a backend reaches it during [`Backend::poll`]: a pointer, borrowed
 /// afresh for each use. Between the loop's release and acquire hooks (which the backends call
@@ -30,16 +32,16 @@ use crate::ffi::abi::*;
 /// then `ev_async_send` -- and starting one may grow, i.e. move, the table. So no reference
 /// into the table may be held across [`Hooks::release`]..[`Hooks::acquire`].
 #[derive(Clone, Copy)]
-pub struct Fds(*mut Vec<Anfd>);
+pub struct Fds(*mut FdTable);
 
 impl Fds {
     /// Tests and backends' own helpers: a table the caller owns.
-    pub fn new(v: &mut Vec<Anfd>) -> Fds {
+    pub fn new(v: &mut FdTable) -> Fds {
         Fds(v)
     }
 
     /// The loop's table, reached through a field pointer (`ev_run`).
-    pub fn from_raw(p: *mut Vec<Anfd>) -> Fds {
+    pub fn from_raw(p: *mut FdTable) -> Fds {
         Fds(p)
     }
 
@@ -50,9 +52,9 @@ impl Fds {
     /// [`Hooks::release`] and [`Hooks::acquire`], and no other borrow from [`Fds::get`] is
     /// still in use.
     #[inline]
-    pub unsafe fn get<'a>(self) -> &'a mut [Anfd] {
+    pub unsafe fn get<'a>(self) -> &'a mut FdTable {
         // SAFETY: the caller's contract above.
-        unsafe { (*self.0).as_mut_slice() }
+        unsafe { &mut *self.0 }
     }
 }
 
@@ -310,7 +312,7 @@ impl Backend {
     }
 
     /// Tell the kernel that `fd`'s wanted events changed from `oev` to `nev`.
-    pub fn modify(&mut self, anfds: &mut [Anfd], fd: i32, oev: u8, nev: u8, out: &mut PollOut) {
+    pub fn modify(&mut self, anfds: &mut FdTable, fd: i32, oev: u8, nev: u8, out: &mut PollOut) {
         match self {
             #[cfg(target_os = "linux")]
             Backend::Uring(b) => b.modify(anfds, fd, oev, nev),
@@ -327,7 +329,7 @@ impl Backend {
     /// methods). Only a backend whose kernel object holds a reference to the file (io_uring
     /// poll requests) acts on it, and never in a forked child.
     #[inline]
-    pub fn fd_released(&self, anfds: &mut [Anfd], fd: i32) {
+    pub fn fd_released(&self, anfds: &mut FdTable, fd: i32) {
         #[cfg(target_os = "linux")]
         if let Backend::Uring(b) = self {
             b.fd_released(anfds, fd);

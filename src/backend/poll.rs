@@ -87,7 +87,7 @@ impl Poll {
                 }
                 libc::ENOMEM if !crate::ffi::globals::has_syserr_cb() => {
                     // Free some memory the only way we can: drop the highest fd.
-                    if let Some(fd) = (0..anfds.len()).rev().find(|&f| anfds[f].events != 0) {
+                    if let Some((fd, _)) = anfds.iter().rev().find(|(_, a)| a.events != 0) {
                         out.kill.push(fd as i32);
                     }
                 }

@@ -89,7 +89,7 @@ impl Select {
                 libc::EBADF => {
                     // Queued highest fd first: the EV_ERROR callbacks then run in libev's
                     // order (found by review with a differential probe).
-                    for (fd, a) in anfds.iter().enumerate().rev() {
+                    for (fd, a) in anfds.iter().rev() {
                         // SAFETY: F_GETFD on any int is harmless.
                         if a.events != 0
                             && unsafe { libc::fcntl(fd as c_int, libc::F_GETFD) } < 0
@@ -100,7 +100,7 @@ impl Select {
                     }
                 }
                 libc::ENOMEM if !crate::ffi::globals::has_syserr_cb() => {
-                    if let Some(fd) = (0..anfds.len()).rev().find(|&f| anfds[f].events != 0) {
+                    if let Some((fd, _)) = anfds.iter().rev().find(|(_, a)| a.events != 0) {
                         out.kill.push(fd as i32);
                     }
                 }
@@ -139,7 +139,7 @@ impl Select {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Anfd;
+    use crate::backend::FdTable;
 
     #[test]
     fn reports_ready_pipe_and_clears_interest() {
@@ -147,7 +147,7 @@ mod tests {
         // SAFETY: valid out-array.
         assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
         let mut s = Select::new();
-        let mut anfds = vec![Anfd::default(); fds[1] as usize + 1];
+        let mut anfds = FdTable::with_len(fds[1] as usize + 1);
         s.modify(fds[0], 0, EV_READ as u8);
         s.modify(fds[1], 0, EV_WRITE as u8);
         anfds[fds[0] as usize].events = EV_READ as u8;

@@ -116,7 +116,7 @@
 //! child may hold unrelated mappings, and no unregister).
 
 use super::epoll::{self, epoll_mask, event_mask};
-use super::{Anfd, Fds, Hooks, PollOut};
+use super::{Anfd, FdTable, Fds, Hooks, PollOut};
 use crate::ffi::abi::{EV_READ, EV_WRITE};
 use crate::ffi::atfork;
 use crate::sys;
@@ -746,7 +746,7 @@ impl Uring {
 
     // ------------------------------------------------------------------ modify
 
-    pub fn modify(&mut self, anfds: &mut [Anfd], fd: c_int, oev: u8, nev: u8) {
+    pub fn modify(&mut self, anfds: &mut FdTable, fd: c_int, oev: u8, nev: u8) {
         if self.foreign() {
             // Forked child: never touch the parent's ring or epoll set. `poll` will ask the
             // loop for a rebuild, which re-registers every fd from the loop's own state.
@@ -797,14 +797,14 @@ impl Uring {
 
     /// [`Uring::modify`] for the poll strategy (a measurement knob, not the default).
     #[inline(never)]
-    fn modify_poll_outlined(&mut self, anfds: &mut [Anfd], fd: c_int, nev: u8) {
+    fn modify_poll_outlined(&mut self, anfds: &mut FdTable, fd: c_int, nev: u8) {
         self.modify_poll(anfds, fd, nev);
     }
 
     /// [`Uring::modify`] after dropping the queued narrowing of `fd` (rare).
     #[cold]
     #[inline(never)]
-    fn modify_after_prune(&mut self, anfds: &mut [Anfd], fd: c_int, oev: u8, nev: u8) {
+    fn modify_after_prune(&mut self, anfds: &mut FdTable, fd: c_int, oev: u8, nev: u8) {
         self.drop_queued_prune(fd);
         self.modify(anfds, fd, oev, nev);
     }
@@ -815,7 +815,7 @@ impl Uring {
         self.changes.retain(|c| !(c.prune && c.fd() == fd));
     }
 
-    fn modify_poll(&mut self, anfds: &mut [Anfd], fd: c_int, nev: u8) {
+    fn modify_poll(&mut self, anfds: &mut FdTable, fd: c_int, nev: u8) {
         let a = &mut anfds[fd as usize];
         if a.eflags & ARMED != 0 {
             a.eflags &= !ARMED;
@@ -839,7 +839,7 @@ impl Uring {
     /// libev's release/acquire hooks). The cancelled request's CQE carries the old generation
     /// and is dropped. Never in a forked child: those requests are the parent's.
     #[inline]
-    pub fn fd_released(&self, anfds: &mut [Anfd], fd: c_int) {
+    pub fn fd_released(&self, anfds: &mut FdTable, fd: c_int) {
         // Inline check (every `ev_io_stop` of a last watcher passes here), body out of line.
         if self.mode == Mode::Poll {
             self.fd_released_poll(anfds, fd);
@@ -848,7 +848,7 @@ impl Uring {
 
     #[cold]
     #[inline(never)]
-    fn fd_released_poll(&self, anfds: &mut [Anfd], fd: c_int) {
+    fn fd_released_poll(&self, anfds: &mut FdTable, fd: c_int) {
         if self.foreign() {
             return;
         }
@@ -1196,7 +1196,7 @@ impl Uring {
     }
 
     /// The queued changes as plain `epoll_ctl` calls.
-    fn ctl_plain(&mut self, anfds: &mut [Anfd], out: &mut PollOut) {
+    fn ctl_plain(&mut self, anfds: &mut FdTable, out: &mut PollOut) {
         let changes = core::mem::take(&mut self.changes);
         if core::mem::take(&mut self.prunes_queued) {
             clear_prune_flags(anfds, &changes);
@@ -1698,7 +1698,7 @@ impl Uring {
         outstanding: &mut u32,
         wait_res: &mut Option<i32>,
         changes: &[Change],
-        anfds: &mut [Anfd],
+        anfds: &mut FdTable,
         out: &mut PollOut,
     ) {
         // `self.cqes` may hold CQEs a full SQ made us drain while queueing (see `push`).
@@ -1773,7 +1773,7 @@ impl Uring {
     }
 
     /// An EPOLL_CTL failed with `err`: the epoll backend's error rules.
-    fn ctl_failed(&mut self, anfds: &mut [Anfd], ch: Change, err: c_int, out: &mut PollOut) {
+    fn ctl_failed(&mut self, anfds: &mut FdTable, ch: Change, err: c_int, out: &mut PollOut) {
         let fd = ch.fd();
         if ch.prune {
             if matches!(err, libc::ENOENT | libc::EBADF) {
@@ -1844,7 +1844,7 @@ impl Uring {
         r < 0 && matches!(sys::errno(), libc::EBADF | libc::EINVAL)
     }
 
-    fn mark_fixed(&mut self, anfds: &mut [Anfd], fd: c_int) {
+    fn mark_fixed(&mut self, anfds: &mut FdTable, fd: c_int) {
         let a = &mut anfds[fd as usize];
         if a.eflags & FIXED == 0 {
             a.eflags |= FIXED;
@@ -1854,7 +1854,7 @@ impl Uring {
     }
 
     /// The per-event part of [`Uring::deliver`] (`0 < n <= self.events.len()`).
-    fn deliver_events(&mut self, anfds: &mut [Anfd], n: usize, out: &mut PollOut) {
+    fn deliver_events(&mut self, anfds: &mut FdTable, n: usize, out: &mut PollOut) {
         // Room for every event up front: the loop then writes without capacity checks.
         out.ready.reserve(n);
         let base = out.ready.as_mut_ptr();
@@ -1918,7 +1918,7 @@ impl Uring {
     }
 
     /// Turn the wait's `n` events into readiness (the epoll backend's rules).
-    fn deliver(&mut self, anfds: &mut [Anfd], n: usize, out: &mut PollOut) {
+    fn deliver(&mut self, anfds: &mut FdTable, n: usize, out: &mut PollOut) {
         let cap = self.events.len();
         let n = n.min(cap);
         if n > 0 {
@@ -1938,7 +1938,7 @@ impl Uring {
     /// the always-ready (EPERM) fds. Out of line: one test on the common path.
     #[cold]
     #[inline(never)]
-    fn deliver_rare(&mut self, anfds: &mut [Anfd], out: &mut PollOut) {
+    fn deliver_rare(&mut self, anfds: &mut FdTable, out: &mut PollOut) {
         for fd in self.fixed.drain(..) {
             if let Some(a) = anfds.get_mut(fd as usize) {
                 a.eflags &= !FIXED;
@@ -2020,7 +2020,7 @@ fn probes_only(changes: &[Change]) -> bool {
         .all(|c| !c.prune && c.op == libc::EPOLL_CTL_ADD as u8 && c.oldmask == c.mask)
 }
 
-fn clear_prune_flags(anfds: &mut [Anfd], changes: &[Change]) {
+fn clear_prune_flags(anfds: &mut FdTable, changes: &[Change]) {
     for c in changes.iter().filter(|c| c.prune) {
         if let Some(a) = anfds.get_mut(c.fd() as usize) {
             a.eflags &= !PRUNE_QUEUED;
@@ -2028,7 +2028,7 @@ fn clear_prune_flags(anfds: &mut [Anfd], changes: &[Change]) {
     }
 }
 
-fn queue_arm(arm: &mut Vec<c_int>, anfds: &mut [Anfd], fd: c_int) {
+fn queue_arm(arm: &mut Vec<c_int>, anfds: &mut FdTable, fd: c_int) {
     let a = &mut anfds[fd as usize];
     if a.eflags & QUEUED == 0 {
         a.eflags |= QUEUED;
@@ -2169,8 +2169,8 @@ mod tests {
         );
     }
 
-    fn table(n: usize) -> Vec<Anfd> {
-        vec![Anfd::default(); n]
+    fn table(n: usize) -> FdTable {
+        FdTable::with_len(n)
     }
 
     fn pair() -> (c_int, c_int) {

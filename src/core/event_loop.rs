@@ -16,7 +16,7 @@ use super::heap::{Heap, HEAP0};
 use super::loopfds::{self, Members, WakeFds};
 use super::signals::{self, NSIG};
 use super::watcher::WatcherPtr;
-use crate::backend::{self, Anfd, Backend, Fds, Hooks, PollOut, REIFY};
+use crate::backend::{self, Anfd, Backend, FdTable, Fds, Hooks, PollOut, REIFY};
 use crate::ffi::abi::*;
 use crate::sys;
 use core::cell::UnsafeCell;
@@ -216,7 +216,7 @@ fn clamped_pri(w: WatcherPtr) -> usize {
 /// Deliver kernel readiness for `fd`, unless the fd has unapplied changes (then the event may
 /// belong to an old registration).
 #[inline]
-fn fd_event(anfds: &[Anfd], pq: &mut Pending, fd: c_int, revents: c_int) {
+fn fd_event(anfds: &FdTable, pq: &mut Pending, fd: c_int, revents: c_int) {
     if let Some(a) = anfds.get(fd as usize) {
         if a.reify == 0 {
             let mut p = a.head;
@@ -252,7 +252,7 @@ pub struct Loop {
     killed_in_reify: bool,
     out: PollOut,
 
-    anfds: Vec<Anfd>,
+    anfds: FdTable,
     fdchanges: Vec<c_int>,
 
     timers: Heap,
@@ -397,7 +397,7 @@ impl LoopHandle {
             backend_rebuild: false,
             killed_in_reify: false,
             out: PollOut::default(),
-            anfds: Vec::new(),
+            anfds: FdTable::default(),
             fdchanges: Vec::new(),
             timers: Heap::default(),
             periodics: Heap::default(),
@@ -836,15 +836,6 @@ impl Loop {
         misuse(what);
     }
 
-    fn fd_change(&mut self, fd: c_int, flags: u8) {
-        let a = &mut self.anfds[fd as usize];
-        let was = a.reify;
-        a.reify |= flags;
-        if was == 0 {
-            self.push_fdchange(fd);
-        }
-    }
-
     /// Append `fd` to the change list. An fd is on the list at most once (only while its
     /// `reify` is non-zero), and the list's capacity is kept at least the number of fds the
     /// table held for the application, plus the loop's internal numbers
@@ -880,16 +871,24 @@ impl Loop {
         let events = w.io_events();
         if fd < 0
             || events & !(EV__IOFDSET | EV_READ | EV_WRITE) != 0
-            || self.anfds.len() <= fd as usize
+            || self.anfds.lo_len() <= fd as usize
         {
-            // Misuse, or the fd table must grow first: out of line, so the common path
-            // keeps no registers across calls.
+            // Misuse, or the fd table must grow first, or an fd of the table's sparse part:
+            // out of line, so the common path keeps no registers across calls.
             return self.io_start_slow(w);
         }
-        // SAFETY: `fd < anfds.len()` was checked above. (Indexing after `start_w` re-checked
-        // it: the watcher writes through a raw pointer could, as far as the compiler knows,
-        // have changed the table's length.)
-        let a = unsafe { self.anfds.get_unchecked_mut(fd as usize) };
+        // SAFETY: `fd < anfds.lo_len()` was checked above. (Indexing after `start_w`
+        // re-checked it: the watcher writes through a raw pointer could, as far as the
+        // compiler knows, have changed the table's length.)
+        let a: *mut Anfd = unsafe { self.anfds.lo_unchecked_mut(fd as usize) };
+        self.io_link(w, fd, events, a);
+    }
+
+    /// The rest of [`Loop::io_start`] once the fd's entry `a` is found.
+    #[inline(always)]
+    fn io_link(&mut self, w: WatcherPtr, fd: c_int, events: c_int, a: *mut Anfd) {
+        // SAFETY: `a` is the fd's entry in `self.anfds`, which nothing below resizes.
+        let a = unsafe { &mut *a };
         if a.head == w.raw() as *mut ev_watcher_list {
             misuse("libev: ev_io_start called with corrupted watcher");
         }
@@ -911,19 +910,26 @@ impl Loop {
         if fd < 0 {
             misuse("libev: ev_io_start called with negative fd");
         }
-        if w.io_events() & !(EV__IOFDSET | EV_READ | EV_WRITE) != 0 {
+        let events = w.io_events();
+        if events & !(EV__IOFDSET | EV_READ | EV_WRITE) != 0 {
             misuse("libev: ev_io_start called with illegal event mask");
         }
-        self.anfds_grow(fd as usize);
-        self.io_start(w);
+        // An fd of the sparse part (the loop's own high numbers) already has its entry.
+        let a = match self.anfds.get_mut(fd as usize) {
+            Some(a) => a as *mut Anfd,
+            None => {
+                self.anfds_grow(fd as usize);
+                &mut self.anfds[fd as usize] as *mut Anfd
+            }
+        };
+        self.io_link(w, fd, events, a);
     }
 
     #[cold]
     #[inline(never)]
     fn anfds_grow(&mut self, fd: usize) {
-        self.anfds.resize(fd + 1, Anfd::default());
-        // See `push_fdchange`: room for every fd of the table.
-        let n = self.anfds.len();
+        let n = self.anfds.cover(fd);
+        // See `push_fdchange`: room for every fd of the dense part.
         self.fdchanges
             .reserve(n.saturating_sub(self.fdchanges.len()));
     }
@@ -944,12 +950,9 @@ impl Loop {
         /// Internal watched numbers: two per object, at most four objects.
         const INTERNAL: usize = 8;
         let Ok(fd) = usize::try_from(fd) else { return };
-        let old = self.anfds.len();
-        if old <= fd {
-            if self.anfds.capacity() <= fd {
-                self.anfds.reserve_exact(fd + 1 + SLACK - old);
-            }
-            self.anfds.resize(fd + 1, Anfd::default());
+        if self.anfds.get(fd).is_none() {
+            let old = self.anfds.lo_len();
+            self.anfds.cover_internal(fd, SLACK);
             self.fdchanges
                 .reserve((old + INTERNAL).saturating_sub(self.fdchanges.len()));
         }
@@ -962,10 +965,31 @@ impl Loop {
             return;
         }
         let fd = w.io_fd();
-        // (A negative fd becomes a huge index and fails the lookup too.)
+        // (A negative fd becomes a huge index and fails the check too.) Not in the dense part:
+        // out of line, so that the common path joins no call's result.
+        if fd as usize >= self.anfds.lo_len() {
+            return self.io_stop_slow(w, fd);
+        }
+        // SAFETY: `fd < lo_len()` was checked just above.
+        let a: *mut Anfd = unsafe { self.anfds.lo_unchecked_mut(fd as usize) };
+        self.io_unlink(w, fd, a);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn io_stop_slow(&mut self, w: WatcherPtr, fd: c_int) {
         let Some(a) = self.anfds.get_mut(fd as usize) else {
             misuse("libev: ev_io_stop called with illegal fd (must stay constant after start!)");
         };
+        let a: *mut Anfd = a;
+        self.io_unlink(w, fd, a);
+    }
+
+    /// The rest of [`Loop::io_stop`] once the fd's entry `a` is found.
+    #[inline(always)]
+    fn io_unlink(&mut self, w: WatcherPtr, fd: c_int, a: *mut Anfd) {
+        // SAFETY: `a` is the fd's entry in `self.anfds`, which nothing below resizes.
+        let a = unsafe { &mut *a };
         Self::wlist_del(
             core::ptr::addr_of_mut!(a.head),
             w,
@@ -1087,20 +1111,25 @@ impl Loop {
     }
 
     pub fn feed_fd_event(&mut self, fd: c_int, revents: c_int) {
-        if fd >= 0 && (fd as usize) < self.anfds.len() {
+        if fd >= 0 && self.anfds.get(fd as usize).is_some() {
             self.fd_event_nocheck(fd, revents);
         }
     }
 
     /// Make every fd with interest re-register on the next reify (new kernel object).
     fn fd_rearm_all(&mut self) {
-        for fd in 0..self.anfds.len() {
+        let fdchanges = &mut self.fdchanges;
+        for (fd, a) in self.anfds.iter_mut() {
             // The backend's per-fd flags described the old kernel object.
-            self.anfds[fd].eflags = 0;
-            if self.anfds[fd].events != 0 {
-                self.anfds[fd].events = 0;
-                self.anfds[fd].emask = 0;
-                self.fd_change(fd as c_int, EV__IOFDSET as u8 | REIFY);
+            a.eflags = 0;
+            if a.events != 0 {
+                a.events = 0;
+                a.emask = 0;
+                let was = a.reify;
+                a.reify |= EV__IOFDSET as u8 | REIFY;
+                if was == 0 {
+                    fdchanges.push(fd as c_int);
+                }
             }
         }
     }
@@ -1474,9 +1503,10 @@ impl Loop {
             Obj::Sig => (Some(crate::ffi::callbacks::sigfd_cb), EV_MAXPRI),
             Obj::Timer => (Some(crate::ffi::callbacks::timerfd_cb), EV_MINPRI),
         };
-        if let Some(top) = m.watched().into_iter().max() {
-            self.anfds_fit(top);
-        }
+        // Lowest number first: the table's room above it then usually covers the other.
+        let [a, b] = m.watched();
+        self.anfds_fit(a.min(b));
+        self.anfds_fit(a.max(b));
         for (w, fd) in self.obj_watchers(o).into_iter().zip(m.watched()) {
             w.init_io(cb, fd, EV_READ);
             w.set_priority(pri);
@@ -2038,7 +2068,7 @@ impl Loop {
                 }
             }
         }
-        for (fd, a) in self.anfds.iter().enumerate() {
+        for (fd, a) in self.anfds.iter() {
             let mut p = a.head;
             let mut n = 0usize;
             while !p.is_null() {

@@ -54,7 +54,7 @@
 //!   finds no queue at its number (EBADF), a new queue is built (libev aborts), and the old
 //!   number, which may now hold the application's file, is never closed.
 
-use super::{Anfd, Fds, Hooks, PollOut};
+use super::{Anfd, FdTable, Fds, Hooks, PollOut};
 use crate::ffi::abi::{EV_READ, EV_WRITE};
 use core::ffi::{c_int, CStr};
 use core::time::Duration;
@@ -279,7 +279,14 @@ impl<K: Kernel> Kqueue<K> {
 
     /// `fd`'s wanted events changed from `oev` to `nev`. Only queues changes: errors come back
     /// from the next `kevent()` call, in `poll`.
-    pub fn modify(&mut self, anfds: &mut [Anfd], fd: c_int, _oev: u8, nev: u8, _out: &mut PollOut) {
+    pub fn modify(
+        &mut self,
+        anfds: &mut FdTable,
+        fd: c_int,
+        _oev: u8,
+        nev: u8,
+        _out: &mut PollOut,
+    ) {
         let nev = nev & (EV_READ | EV_WRITE) as u8;
         if nev == 0 {
             // Lazy: keep the filters; see the module comment.
@@ -349,11 +356,13 @@ impl<K: Kernel> Kqueue<K> {
                 // Not a filter we register (libev ignores these too).
                 continue;
             }
-            let Some(fd) = fd_of(ev.ident, anfds.len()) else {
+            // (An fd without an entry: not a registration of ours, like a stale one.)
+            let Some((fd, a)) =
+                fd_of(ev.ident, anfds.end()).and_then(|fd| Some((fd, anfds.get_mut(fd)?)))
+            else {
                 out.rebuild = true;
                 continue;
             };
-            let a = &mut anfds[fd];
             if ev.udata != u64::from(a.egen) {
                 // Stale: not a registration we made for this fd's current watchers.
                 out.rebuild = true;
@@ -376,15 +385,16 @@ impl<K: Kernel> Kqueue<K> {
     }
 
     /// An `EV_ERROR` entry: the kernel's answer to one of our changes (see the module comment).
-    fn error(&mut self, anfds: &mut [Anfd], ev: &KEvent, out: &mut PollOut) {
+    fn error(&mut self, anfds: &mut FdTable, ev: &KEvent, out: &mut PollOut) {
         if ev.data == 0 {
             // A receipt (EV_RECEIPT), not an error; we never ask for them.
             return;
         }
-        let Some(fd) = fd_of(ev.ident, anfds.len()) else {
+        let Some((fd, a)) =
+            fd_of(ev.ident, anfds.end()).and_then(|fd| Some((fd, anfds.get_mut(fd)?)))
+        else {
             return;
         };
-        let a = &mut anfds[fd];
         if ev.udata != u64::from(a.egen) {
             // Answer to a change that a newer one already superseded.
             return;

@@ -215,7 +215,7 @@ fn fake() -> Fake {
 /// The loop core's side of the interface.
 struct Core {
     kq: Kqueue<Fake>,
-    anfds: Vec<Anfd>,
+    anfds: FdTable,
     out: PollOut,
 }
 
@@ -227,7 +227,7 @@ impl Core {
     fn with(f: Fake) -> Core {
         Core {
             kq: Kqueue::with_kernel(f).unwrap(),
-            anfds: vec![Anfd::default(); 512],
+            anfds: FdTable::with_len(512),
             out: PollOut::default(),
         }
     }
@@ -267,7 +267,7 @@ impl Core {
     /// loop_fork: new kernel state, then fd_rearm_all and fd_reify.
     fn rearm_all(&mut self) {
         assert!(self.kq.fork());
-        for fd in 0..self.anfds.len() {
+        for fd in 0..self.anfds.end() {
             let ev = self.anfds[fd].events;
             if ev != 0 {
                 self.anfds[fd].events = 0;
