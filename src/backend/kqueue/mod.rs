@@ -168,10 +168,14 @@ fn filter_bit(f: Filter) -> u8 {
     }
 }
 
-/// The fd an `ident` names, if it is one of the loop's.
-fn fd_of(ident: u64, nfds: usize) -> Option<usize> {
+/// The fd an `ident` names and its table entry, if it is one of the loop's (an fd without an
+/// entry is not a registration of ours, like a stale one).
+fn fd_of(ident: u64, anfds: &mut FdTable) -> Option<(usize, &mut Anfd)> {
     let fd = usize::try_from(ident).ok()?;
-    (fd <= i32::MAX as usize && fd < nfds).then_some(fd)
+    if fd > i32::MAX as usize {
+        return None;
+    }
+    Some((fd, anfds.get_mut(fd)?))
 }
 
 pub struct Kqueue<K: Kernel> {
@@ -356,10 +360,7 @@ impl<K: Kernel> Kqueue<K> {
                 // Not a filter we register (libev ignores these too).
                 continue;
             }
-            // (An fd without an entry: not a registration of ours, like a stale one.)
-            let Some((fd, a)) =
-                fd_of(ev.ident, anfds.end()).and_then(|fd| Some((fd, anfds.get_mut(fd)?)))
-            else {
+            let Some((fd, a)) = fd_of(ev.ident, anfds) else {
                 out.rebuild = true;
                 continue;
             };
@@ -390,9 +391,7 @@ impl<K: Kernel> Kqueue<K> {
             // A receipt (EV_RECEIPT), not an error; we never ask for them.
             return;
         }
-        let Some((fd, a)) =
-            fd_of(ev.ident, anfds.end()).and_then(|fd| Some((fd, anfds.get_mut(fd)?)))
-        else {
+        let Some((fd, a)) = fd_of(ev.ident, anfds) else {
             return;
         };
         if ev.udata != u64::from(a.egen) {
