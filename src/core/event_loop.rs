@@ -934,16 +934,13 @@ impl Loop {
             .reserve(n.saturating_sub(self.fdchanges.len()));
     }
 
-    /// Grow the fd table in one exact step to cover `fd` (an internal watcher's number) plus
-    /// room for the loop's other objects (signalfd, timerfd, rebuilds), whose numbers come
-    /// right after. Those numbers sit at the protected floor (512), far above the
-    /// application's: growing one at a time with amortised doubling allocated, filled and
-    /// copied 2 x 8 KiB of table plus 2 x 2 KiB of change-list room in every new loop (six
-    /// page faults of ~3 us in each forked pgagroal worker, `perf record -e page-faults`).
-    /// The change list does not grow with the table here: only the application's fds and the
-    /// few internal numbers can ever be on it, and room for 525 entries (2 KiB, every new
-    /// loop) spread the loop's first allocations over one more page (a page fault per forked
-    /// worker).
+    /// Give `fd` (an internal watcher's number) a table entry, with room for the loop's other
+    /// objects (signalfd, timerfd, rebuilds), whose numbers come right after. Those numbers
+    /// sit at the protected floor (512), far above the application's, so they go into the
+    /// table's sparse part ([`FdTable::cover_internal`]): a dense table reaching them was
+    /// 8 KiB allocated and filled in every new loop, page faults in each forked pgagroal
+    /// worker (`perf record -e page-faults`). The change list grows by the few internal
+    /// numbers only: only they and the application's fds can ever be on it.
     #[cold]
     fn anfds_fit(&mut self, fd: c_int) {
         const SLACK: usize = 3 * loopfds::MEMBERS;
