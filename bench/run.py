@@ -154,6 +154,11 @@ def workloads(quick):
     w.append(("loop", "ev_run entry/exit (io cb ev_break ONE)", ["bench_loop", "-m", "entry", "-i", it], {}))
     w.append(("fork", "fork + ev_loop_new + first iteration",
               ["bench_fork", "-i", "100" if quick else "200", "-r", "3" if quick else "5"], {}))
+    rt = "5000" if quick else "20000"
+    w.append(("wakeup", "ev_async_send ping-pong (two threads, each its own loop)",
+              ["bench_wakeup", "-m", "async", "-i", rt, "-r", "3"], {}))
+    w.append(("wakeup", "signal ping-pong (ev_signal; kill from a helper process)",
+              ["bench_wakeup", "-m", "signal", "-i", rt, "-r", "3"], {}))
     return w
 
 
@@ -208,6 +213,7 @@ SYSCALL_CASES = [
     ("churn K=10 (stop+init+start x10, EVRUN_NOWAIT)", lambda s: ["bench_churn", "-k", "10", "-i", str(s), "-r", "1", "-W", "0"], 200, 600, "iteration"),
     ("io n=1000 a=100, no timers", lambda s: ["bench_io", "-n", "1000", "-a", "100", "-w", str(s), "-r", "1", "-W", "0"], 1000, 3000, "event"),
     ("io n=1000 a=1, timers", lambda s: ["bench_io", "-n", "1000", "-a", "1", "-t", "-w", str(s), "-r", "1", "-W", "0"], 1000, 3000, "event"),
+    ("ev_async_send ping-pong, two threads (two wake-ups)", lambda s: ["bench_wakeup", "-m", "async", "-i", str(s), "-r", "1", "-W", "0"], 1000, 3000, "round trip"),
 ]
 
 
@@ -245,6 +251,8 @@ CG_CASES = [
      {"loop-empty": ("empty iteration (per iteration)", 20000)}),
     (["bench_loop", "-m", "entry", "-i", "20000", "-r", "1", "-W", "1"],
      {"loop-entry": ("ev_run entry/exit (per ev_run)", 20000)}),
+    (["bench_wakeup", "-m", "async", "-i", "2000", "-r", "1", "-W", "1"],
+     {"async": ("ev_async_send ping-pong, both threads (per round trip: two wake-ups)", 2000)}),
 ]
 
 
@@ -273,7 +281,7 @@ def callgrind(cfgs, tmp):
                 if ph not in seen:
                     raise RuntimeError("callgrind: no dump %s for %s" % (ph, cfg.name))
                 rows.setdefault(label, {})[cfg.name] = seen[ph][0] / ops
-                if ph in ("io-events", "timer-dispatch", "loop-entry", "churn") and label not in annotate.get(cfg.name, {}):
+                if ph in ("io-events", "timer-dispatch", "loop-entry", "churn", "async") and label not in annotate.get(cfg.name, {}):
                     annotate.setdefault(cfg.name, {})[label] = top_functions(seen[ph][1])
         log("callgrind: %s done" % " ".join(argv[:3]))
     return rows, annotate
@@ -528,7 +536,8 @@ def write_report(ctx):
       "bench.c with timers) median ≤ 0.80x.")
     a("")
     groups = [("io", "bench.c port (N socketpairs, A active, W = N writes)"), ("churn", "Interest churn: K watchers stop+init+start per iteration"),
-              ("timers", "Timers"), ("loop", "Loop overhead"), ("fork", "fork + ev_loop_new + first iteration (per fork, incl. fork/exit/wait)")]
+              ("timers", "Timers"), ("loop", "Loop overhead"), ("fork", "fork + ev_loop_new + first iteration (per fork, incl. fork/exit/wait)"),
+              ("wakeup", "Wake-ups of a sleeping loop (per round trip)")]
     aa_meds = [statistics.median(res[k]["ratios"]) for k in res if k[2] == "libev-AA"]
     band = (min(aa_meds), max(aa_meds)) if aa_meds else None
     noise_cls = {"faster": 0, "slower": 0, "within": 0}
@@ -787,7 +796,7 @@ def main():
     ap.add_argument("--pairs", type=int, help="pairs per workload (default 5 quick / 21 full)")
     ap.add_argument("--no-build", action="store_true", help="do not run cargo build --release")
     ap.add_argument("--pgbench", action="store_true", help="also run pgbench through pgagroal (minutes)")
-    ap.add_argument("--only", help="only timing workloads whose group matches (io, churn, timers, loop, fork)")
+    ap.add_argument("--only", help="only timing workloads whose group matches (io, churn, timers, loop, fork, wakeup)")
     ap.add_argument("--no-aa", action="store_true", help="skip the libev-vs-libev (A/A) noise control")
     ap.add_argument("--skip-deterministic", action="store_true", help="skip strace/callgrind/RSS")
     args = ap.parse_args()
