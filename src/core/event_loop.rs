@@ -13,7 +13,7 @@
 //! lives in [`Wake`], outside the `UnsafeCell` that holds [`Loop`], and is only atomics.
 
 use super::heap::{Heap, HEAP0};
-use super::loopfds::{self, Members, WakeFds};
+use super::loopfds::{self, Members, WakeFds, SIGFD_TAG, WAKE_TAG};
 use super::signals::{self, NSIG};
 use super::watcher::WatcherPtr;
 use crate::backend::{self, Anfd, Backend, FdTable, Fds, Hooks, PollOut, REIFY};
@@ -1540,14 +1540,38 @@ impl Loop {
         if ev & EV_READ == 0 {
             return false;
         }
+        // The wakeup object and the signalfd wake the loop at every ev_async_send and signal:
+        // their tags are checked (two `fcntl`s); the full check runs once per object (then it
+        // is tagged), after a rebuild, and once a second in `fds_health_check`.
         let intact = match o {
-            Obj::Pipe => {
-                self.evpipe_r.intact() && (!self.evpipe_w.is_some() || self.evpipe_w.intact())
+            Obj::Pipe => self.evpipe_r.watched_tagged(WAKE_TAG) || self.evpipe_full_check(),
+            Obj::Sig => {
+                self.sigfd_m.watched_tagged(SIGFD_TAG) || {
+                    let ok = self.sigfd_m.intact();
+                    if ok {
+                        self.sigfd_m.tag(SIGFD_TAG);
+                    }
+                    ok
+                }
             }
-            Obj::Sig => self.sigfd_m.intact(),
             Obj::Timer => self.timerfd_m.intact(),
         };
         !intact
+    }
+
+    /// Every number of the wakeup object (both ends of a self-pipe) still holds it; if so,
+    /// tag it, so that its next wake-ups (and the writers) need only the cheap check.
+    #[cold]
+    #[inline(never)]
+    fn evpipe_full_check(&self) -> bool {
+        let ok = self.evpipe_r.intact() && (!self.evpipe_w.is_some() || self.evpipe_w.intact());
+        if ok {
+            self.evpipe_r.tag(WAKE_TAG);
+            if self.evpipe_w.is_some() {
+                self.evpipe_w.tag(WAKE_TAG);
+            }
+        }
+        ok
     }
 
     /// Check every loop-owned object's numbers at most every `FDS_CHECK_INTERVAL` of loop

@@ -35,12 +35,24 @@
 //! Where `kcmp` is unavailable (kernel without `CONFIG_KCMP`, seccomp, valgrind), `fstat`
 //! alone decides.
 //!
+//! That exact check costs ~1.5 us (`kcmp` alone ~1 us here), too much for every wake-up: an
+//! `ev_async_send` ping-pong between two threads took 2x libev's time with it (bench_wakeup).
+//! So the two objects that wake the loop in normal operation, the wakeup object and the
+//! signalfd, are *tagged* once the exact check has passed: `F_SETSIG` on the open file
+//! ([`sys::fd_tag`]; a field the kernel reads only for `O_ASYNC` files, which the loop never
+//! makes). A tag belongs to the open file, not to the number: an application file put onto a
+//! member, or a closed member, does not carry it. At a wake-up the loop checks the tags of
+//! the two watched numbers and a writer the tag of the number it writes to (one `fcntl`
+//! each); a missing tag sends them to the exact check (which tags the object if it is
+//! intact, or rebuilds it). A rebuilt object starts untagged.
+//!
 //! # Cost
 //! No system call per loop iteration (a float compare). `ev_async_send`/the signal handler
-//! add one `kcmp` and one `fstat` when they actually write (only while the loop sleeps); an
-//! internal watcher adds two `kcmp`s and one `fstat` when it fires; the periodic check costs
-//! the same per object at most once a second, and only while the loop is awake anyway.
-//! Destroy, fork and rebuilds check every member before closing or replacing any.
+//! add one `fcntl` when they actually write (only while the loop sleeps); the wakeup object
+//! or signalfd firing adds two; the first wake-up of an object, and the timerfd at every
+//! firing, take the exact check (two `kcmp`s and one `fstat`); the periodic check costs the
+//! same per object at most once a second, and only while the loop is awake anyway. Destroy,
+//! fork and rebuilds check every member exactly before closing or replacing any.
 //!
 //! # Limits
 //! * Each object costs two extra fds (at most eight per loop: wakeup, signalfd, timerfd, epoll)
@@ -52,7 +64,11 @@
 //!   (at the latest when the loop next wakes for a timer or io, plus a second).
 //! * Not recognised as foreign: one anonymous-inode file of the application (its own
 //!   eventfd, signalfd, timerfd or epoll fd) `dup2()`ed onto two or more numbers of one
-//!   object; without `kcmp`, such a file at any one of our numbers.
+//!   object; without `kcmp`, such a file at any one of our numbers. Until the next exact
+//!   check (at most a second of loop activity): a file carrying our tag put onto a member
+//!   by the application -- the same kind of object of another evring loop, or a file the
+//!   application itself gave `F_SETSIG` with our tag's signal number (`SIGWINCH` for the
+//!   wakeup object, `SIGURG` for the signalfd) and `dup2()`ed onto our number.
 //! * The check and the write are two system calls: an application thread that `dup2()`s onto
 //!   a member between them (racing an `ev_async_send` in another thread) is not protected.
 //! * The io_uring ring fd is the io_uring backend's business (see `backend/uring.rs`).
@@ -63,6 +79,12 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 /// How many numbers each object is reachable through.
 pub const MEMBERS: usize = 3;
+
+/// Tags ([`sys::fd_tag`]) of the objects checked at every wake-up: the wakeup object (both
+/// ends of a self-pipe) and the signalfd. Two different signals, so that one of our objects
+/// at another's number is not taken for it.
+pub const WAKE_TAG: c_int = libc::SIGWINCH;
+pub const SIGFD_TAG: c_int = libc::SIGURG;
 
 /// What `fstat` says about an object (the fallback identity when `kcmp` is unavailable).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
@@ -191,9 +213,23 @@ impl Members {
         [self.fds[0], self.fds[1]]
     }
 
-    /// Do all numbers still name the object? (Two `kcmp`s and one `fstat`.) Every member is
-    /// checked, not only the watched ones: a lost third member left unrepaired would let a
-    /// later loss of a watched one look like two lost numbers out of three.
+    /// The cheap check made when the object wakes the loop: both watched numbers name a
+    /// file carrying `tag` (two `fcntl`s). False also while the object is not tagged yet;
+    /// the caller then makes the full check ([`Members::intact`]) and tags the object.
+    pub fn watched_tagged(&self, tag: c_int) -> bool {
+        sys::fd_tag(self.fds[0]) == tag && sys::fd_tag(self.fds[1]) == tag
+    }
+
+    /// Tag the object after [`Members::intact`] said every number holds it.
+    pub fn tag(&self, tag: c_int) {
+        sys::set_fd_tag(self.fds[0], tag);
+    }
+
+    /// Do all numbers still name the object? (Two `kcmp`s and one `fstat`: the exact check.)
+    /// Every member is checked, not only the watched ones: a lost third member left
+    /// unrepaired would let a later loss of a watched one look like two lost numbers out of
+    /// three. (The tag check at wake-ups looks at the watched ones only; the third is
+    /// covered by the once-a-second check.)
     pub fn intact(&self) -> bool {
         let [a, b, c] = self.fds;
         match same_file(a, b) {
@@ -359,8 +395,15 @@ impl WakeFds {
             ino: self.ino.load(Ordering::Relaxed),
             mode: self.mode.load(Ordering::Relaxed),
         };
-        let Some(fd) = first_alive(&fds, &id) else {
-            return;
+        // The tag says the first number holds our object (the loop tags it once its full
+        // check passed); otherwise find a member the expensive way.
+        let fd = if sys::fd_tag(fds[0]) == WAKE_TAG {
+            fds[0]
+        } else {
+            let Some(fd) = first_alive(&fds, &id) else {
+                return;
+            };
+            fd
         };
         if self.is_eventfd() {
             let one: u64 = 1;
@@ -452,6 +495,38 @@ mod tests {
         let mut none = [-1; MEMBERS];
         assert!(!collapse_short(&mut none));
         sys::close(e);
+    }
+
+    /// The cheap wake-up check: a tag set through one number is seen through every member
+    /// (it belongs to the open file), and a foreign file put onto a member, or a closed
+    /// member, fails it; so does a fresh object until the full check has tagged it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn tags_follow_the_object_not_the_number() {
+        let m = Members::new(efd()).unwrap();
+        assert!(!m.watched_tagged(WAKE_TAG), "untagged until checked");
+        assert!(m.intact());
+        m.tag(WAKE_TAG);
+        assert!(m.watched_tagged(WAKE_TAG));
+        assert_eq!(sys::fd_tag(m.fds[2]), WAKE_TAG);
+        assert!(!m.watched_tagged(SIGFD_TAG), "another object's tag is not ours");
+        let p = pipe();
+        dup2(p[0], m.fds[1]);
+        assert!(!m.watched_tagged(WAKE_TAG), "a foreign file on a watched number");
+        assert_eq!(sys::fd_tag(p[0]), 0, "the application's file is not tagged");
+        sys::close(m.fds[1]);
+        assert!(!m.watched_tagged(WAKE_TAG), "a closed watched number");
+        // A rebuilt object at the kept numbers starts untagged.
+        let mut n = Members::spread(efd(), &m, alive(&m.fds, &m.id)).unwrap();
+        assert_eq!(n.fds[0], m.fds[0]);
+        assert!(!n.watched_tagged(WAKE_TAG));
+        assert!(n.intact());
+        n.tag(WAKE_TAG);
+        assert!(n.watched_tagged(WAKE_TAG));
+        n.release();
+        for f in [p[0], p[1]] {
+            sys::close(f);
+        }
     }
 
     #[test]
