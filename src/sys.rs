@@ -260,11 +260,11 @@ pub fn dup_onto(fd: c_int, target: c_int) -> c_int {
 }
 
 // The tag of a loop-owned open file (`core::loopfds`): its `F_SETSIG` signal number. The
-// kernel uses that number only for I/O signals of a file with `O_ASYNC` set, which the loop
-// never sets; the tags are signals whose default action is to ignore them, so even an
-// application that sets `O_ASYNC` on one of our numbers gets nothing harmful. Reading it is
-// one bare `fcntl` (~0.2 us here, against ~1.5 us for a `kcmp` plus an `fstat`). The numbers
-// are the generic Linux ones (asm-generic/fcntl.h; no architecture overrides them).
+// kernel uses that number only to signal I/O readiness (files with `O_ASYNC`, which the loop
+// never sets) and lease/dnotify breaks (which eventfds, pipes and signalfds do not have).
+// Reading it is one bare `fcntl` (~0.2 us here, against ~1.5 us for a `kcmp` plus an
+// `fstat`). 10 and 11 are asm-generic/fcntl.h's values, used by every Linux architecture
+// Rust targets (only parisc, which Rust does not target, has others).
 #[cfg(target_os = "linux")]
 const F_SETSIG: c_int = 10;
 #[cfg(target_os = "linux")]
@@ -288,18 +288,21 @@ pub fn fd_tag(fd: c_int) -> c_int {
     }
 }
 
-/// Tag the open file at `fd` (all numbers that share it see the tag). The caller has just
-/// verified that `fd` names its object. Failure (ENOMEM on kernels that allocate the owner
+/// Tag the open file at `fd` (all numbers that share it see the tag); whether the kernel took
+/// it. The caller has just created the object (no other number names it yet). Failure (ENOMEM on kernels that allocate the owner
 /// data lazily, or no tags on this system) only means the cheap check keeps failing and the
 /// full one keeps being used.
-pub fn set_fd_tag(fd: c_int, tag: c_int) {
+pub fn set_fd_tag(fd: c_int, tag: c_int) -> bool {
     #[cfg(target_os = "linux")]
-    // SAFETY: F_SETSIG with a valid signal number on a number the caller owns.
-    unsafe {
-        libc::fcntl(fd, F_SETSIG, tag);
+    {
+        // SAFETY: F_SETSIG with a valid signal number on a number the caller owns.
+        unsafe { libc::fcntl(fd, F_SETSIG, tag) == 0 }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = (fd, tag);
+    {
+        let _ = (fd, tag);
+        false
+    }
 }
 
 // Linux has eventfd, signalfd and timerfd; elsewhere the loop uses a pipe and sigaction, and

@@ -13,7 +13,7 @@
 //! lives in [`Wake`], outside the `UnsafeCell` that holds [`Loop`], and is only atomics.
 
 use super::heap::{Heap, HEAP0};
-use super::loopfds::{self, Members, WakeFds, SIGFD_TAG, WAKE_TAG};
+use super::loopfds::{self, Members, WakeFds};
 use super::signals::{self, NSIG};
 use super::watcher::WatcherPtr;
 use crate::backend::{self, Anfd, Backend, FdTable, Fds, Hooks, PollOut, REIFY};
@@ -1541,37 +1541,26 @@ impl Loop {
             return false;
         }
         // The wakeup object and the signalfd wake the loop at every ev_async_send and signal:
-        // their tags are checked (two `fcntl`s); the full check runs once per object (then it
-        // is tagged), after a rebuild, and once a second in `fds_health_check`.
+        // the tags of all their numbers are checked (one `fcntl` each); a missing tag sends
+        // them to the exact check, which also runs once a second in `fds_health_check`.
         let intact = match o {
-            Obj::Pipe => self.evpipe_r.watched_tagged(WAKE_TAG) || self.evpipe_full_check(),
-            Obj::Sig => {
-                self.sigfd_m.watched_tagged(SIGFD_TAG) || {
-                    let ok = self.sigfd_m.intact();
-                    if ok {
-                        self.sigfd_m.tag(SIGFD_TAG);
-                    }
-                    ok
-                }
+            Obj::Pipe => {
+                (self.evpipe_r.all_tagged()
+                    && (!self.evpipe_w.is_some() || self.evpipe_w.all_tagged()))
+                    || self.evpipe_exact_check()
             }
+            Obj::Sig => self.sigfd_m.all_tagged() || self.sigfd_m.intact(),
             Obj::Timer => self.timerfd_m.intact(),
         };
         !intact
     }
 
-    /// Every number of the wakeup object (both ends of a self-pipe) still holds it; if so,
-    /// tag it, so that its next wake-ups (and the writers) need only the cheap check.
+    /// Every number of the wakeup object (both ends of a self-pipe) still holds it: the exact
+    /// check, for an untagged object or a number whose tag is missing.
     #[cold]
     #[inline(never)]
-    fn evpipe_full_check(&self) -> bool {
-        let ok = self.evpipe_r.intact() && (!self.evpipe_w.is_some() || self.evpipe_w.intact());
-        if ok {
-            self.evpipe_r.tag(WAKE_TAG);
-            if self.evpipe_w.is_some() {
-                self.evpipe_w.tag(WAKE_TAG);
-            }
-        }
-        ok
+    fn evpipe_exact_check(&self) -> bool {
+        self.evpipe_r.intact() && (!self.evpipe_w.is_some() || self.evpipe_w.intact())
     }
 
     /// Check every loop-owned object's numbers at most every `FDS_CHECK_INTERVAL` of loop
@@ -1645,12 +1634,12 @@ impl Loop {
                 continue;
             };
             if is_efd {
-                if let Some(m) = Members::spread(wr, &old_r, alive_r) {
+                if let Some(m) = Members::spread_tagged(wr, &old_r, alive_r) {
                     break (m, Members::NONE, true);
                 }
             } else {
-                let r = Members::spread(rd, &old_r, alive_r);
-                let w = Members::spread(wr, &old_w, alive_w);
+                let r = Members::spread_tagged(rd, &old_r, alive_r);
+                let w = Members::spread_tagged(wr, &old_w, alive_w);
                 if let (Some(r), Some(w)) = (r, w) {
                     break (r, w, false);
                 }
@@ -1660,9 +1649,14 @@ impl Loop {
             }
             crate::ffi::globals::syserr(c"(libev) error creating signal/async pipe");
         };
+        // The old object's tags are free once writers see the new one (a writer still
+        // holding an old tag fails its check against the new object's numbers).
         self.evpipe_r = r;
         self.evpipe_w = w;
         h.wake.fds.publish(if is_efd { &r } else { &w }, is_efd);
+        for mut old in [old_r, old_w] {
+            old.drop_tag();
+        }
         self.obj_start(Obj::Pipe);
     }
 
@@ -1848,7 +1842,7 @@ impl Loop {
         let m = if fd < 0 {
             None
         } else {
-            Members::spread(fd, &old, loopfds::alive(&old.fds, &old.id))
+            Members::spread_tagged(fd, &old, loopfds::alive(&old.fds, &old.id))
         };
         let Some(m) = m else {
             // No new object (EMFILE, ENOMEM): close the numbers that still hold the old one
@@ -1859,6 +1853,8 @@ impl Loop {
             self.sigfd_m = Members::NONE;
             return false;
         };
+        let mut old = old;
+        old.drop_tag();
         self.sigfd_m = m;
         self.sigfd = m.fds[0];
         self.obj_start(Obj::Sig);

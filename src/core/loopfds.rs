@@ -19,8 +19,9 @@
 //!   still wakes the loop;
 //! * whenever an internal watcher fires (readable or `EV_ERROR`), and in any case once a
 //!   second of loop activity (`Loop::fds_health`: objects that stay silent, such as the
-//!   timerfd, must not pile up losses), the loop checks that all three numbers still name the
-//!   same file; if not, it rebuilds the object: the new
+//!   timerfd, must not pile up losses), the loop checks that all three numbers still hold
+//!   the object (see tags below for the cheap form of this check); if not, it rebuilds it:
+//!   the new
 //!   object is `dup3()`ed onto the numbers that still hold the old one (so a writer that read
 //!   the old numbers writes into the new object) and gets fresh numbers for the lost ones.
 //!   Signals and asyncs are flags in atomics and are rescanned after a rebuild; pending
@@ -37,22 +38,26 @@
 //!
 //! That exact check costs ~1.5 us (`kcmp` alone ~1 us here), too much for every wake-up: an
 //! `ev_async_send` ping-pong between two threads took 2x libev's time with it (bench_wakeup).
-//! So the two objects that wake the loop in normal operation, the wakeup object and the
-//! signalfd, are *tagged* once the exact check has passed: `F_SETSIG` on the open file
-//! ([`sys::fd_tag`]; a field the kernel reads only for `O_ASYNC` files, which the loop never
-//! makes). A tag belongs to the open file, not to the number: an application file put onto a
-//! member, or a closed member, does not carry it. At a wake-up the loop checks the tags of
-//! the two watched numbers and a writer the tag of the number it writes to (one `fcntl`
-//! each); a missing tag sends them to the exact check (which tags the object if it is
-//! intact, or rebuilds it). A rebuilt object starts untagged.
+//! So the two objects that wake the loop in normal operation, the wakeup object (each end of
+//! a self-pipe) and the signalfd, get a *tag* when they are created, before any other number
+//! names them: `F_SETSIG` on the open file ([`sys::fd_tag`]; a field the kernel reads only
+//! to signal `O_ASYNC` files, which the loop never makes, and lease breaks). A tag belongs to
+//! the open file, not to the number, and no two live objects of the process share one: an
+//! application file put onto a member, a closed member, and another object that the library
+//! itself later put at a member number the application had closed (`F_DUPFD` hands out the
+//! lowest free number) all fail the check. At a wake-up the loop checks the tags of all the
+//! object's numbers and a writer the tag of the number it writes to (one `fcntl` each); a
+//! missing tag sends them to the exact check (and a failed one to the rebuild, whose new
+//! object gets a new tag). With all 28 tags taken, an object is untagged and always checked
+//! the exact way.
 //!
 //! # Cost
 //! No system call per loop iteration (a float compare). `ev_async_send`/the signal handler
 //! add one `fcntl` when they actually write (only while the loop sleeps); the wakeup object
-//! or signalfd firing adds two; the first wake-up of an object, and the timerfd at every
-//! firing, take the exact check (two `kcmp`s and one `fstat`); the periodic check costs the
-//! same per object at most once a second, and only while the loop is awake anyway. Destroy,
-//! fork and rebuilds check every member exactly before closing or replacing any.
+//! or signalfd firing adds three (six for a self-pipe); creating one adds one; the timerfd
+//! takes the exact check (two `kcmp`s and one `fstat`) when it fires, and the periodic check
+//! costs the same per object at most once a second, and only while the loop is awake anyway.
+//! Destroy, fork and rebuilds check every member exactly before closing or replacing any.
 //!
 //! # Limits
 //! * Each object costs two extra fds (at most eight per loop: wakeup, signalfd, timerfd, epoll)
@@ -64,13 +69,14 @@
 //!   (at the latest when the loop next wakes for a timer or io, plus a second).
 //! * Not recognised as foreign: one anonymous-inode file of the application (its own
 //!   eventfd, signalfd, timerfd or epoll fd) `dup2()`ed onto two or more numbers of one
-//!   object; without `kcmp`, such a file at any one of our numbers. Until the next exact
-//!   check (at most a second of loop activity): a file carrying our tag put onto a member
-//!   by the application -- the same kind of object of another evring loop, or a file the
-//!   application itself gave `F_SETSIG` with our tag's signal number (`SIGWINCH` for the
-//!   wakeup object, `SIGURG` for the signalfd) and `dup2()`ed onto our number.
+//!   object; without `kcmp`, such a file at any one of our numbers; an application file to
+//!   which the application itself gave `F_SETSIG` with exactly our object's tag (a signal
+//!   number from 1 to 31) and then `dup2()`ed onto our number, until the next exact check.
 //! * The check and the write are two system calls: an application thread that `dup2()`s onto
 //!   a member between them (racing an `ev_async_send` in another thread) is not protected.
+//!   Nor is a writer that read the tag of an object being rebuilt, is delayed until that tag
+//!   was given to a new object of another loop (tags are handed out round-robin: after 27
+//!   others) which also took one of our closed numbers, and then writes.
 //! * The io_uring ring fd is the io_uring backend's business (see `backend/uring.rs`).
 
 use crate::sys;
@@ -80,11 +86,65 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 /// How many numbers each object is reachable through.
 pub const MEMBERS: usize = 3;
 
-/// Tags ([`sys::fd_tag`]) of the objects checked at every wake-up: the wakeup object (both
-/// ends of a self-pipe) and the signalfd. Two different signals, so that one of our objects
-/// at another's number is not taken for it.
-pub const WAKE_TAG: c_int = libc::SIGWINCH;
-pub const SIGFD_TAG: c_int = libc::SIGURG;
+/// Tags ([`sys::fd_tag`]): signal numbers, each held by at most one live tagged object of
+/// this process, so that no object of ours is taken for another. The library itself hands a
+/// member number the application closed to the next object any loop creates (`F_DUPFD`
+/// takes the lowest free number): with one tag per kind of object, another loop's wakeup
+/// object at our closed number passed the check (review; t_evring_wake_reuse). Signals 1-31
+/// without SIGKILL, SIGSTOP (which an application that sets `O_ASYNC` on our fd would
+/// receive) and SIGIO (the usual `F_SETSIG` choice of applications; the real-time signals
+/// are the others). Round-robin: a freed tag is handed out again only after the others.
+mod tags {
+    use core::ffi::c_int;
+    use core::sync::atomic::{AtomicU32, Ordering};
+
+    const SIGNALS: [c_int; 28] = [
+        1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23, 24, 25, 26, 27,
+        28, 30, 31,
+    ];
+    static USED: AtomicU32 = AtomicU32::new(0);
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+
+    /// A tag no live object holds, or 0 when all are taken (the object stays untagged and is
+    /// checked the exact way at every wake-up).
+    pub fn alloc() -> c_int {
+        let start = NEXT.fetch_add(1, Ordering::Relaxed) as usize;
+        for k in 0..SIGNALS.len() {
+            let i = (start + k) % SIGNALS.len();
+            let bit = 1u32 << i;
+            if USED.fetch_or(bit, Ordering::AcqRel) & bit == 0 {
+                NEXT.store((i + 1) as u32, Ordering::Relaxed);
+                return SIGNALS[i];
+            }
+        }
+        0
+    }
+
+    pub fn free(tag: c_int) {
+        if let Some(i) = SIGNALS.iter().position(|&s| s == tag) {
+            USED.fetch_and(!(1u32 << i), Ordering::AcqRel);
+        }
+    }
+
+    #[cfg(test)]
+    pub fn in_use(tag: c_int) -> bool {
+        SIGNALS
+            .iter()
+            .position(|&s| s == tag)
+            .is_some_and(|i| USED.load(Ordering::Acquire) & (1 << i) != 0)
+    }
+}
+
+/// Give the fresh object `fd` (no other number names it yet) a tag of its own: 0 if none is
+/// free or the kernel refuses (then it is checked the exact way).
+fn tag_fresh(fd: c_int) -> c_int {
+    let t = tags::alloc();
+    if t != 0 && !sys::set_fd_tag(fd, t) {
+        tags::free(t);
+        return 0;
+    }
+    t
+}
 
 /// What `fstat` says about an object (the fallback identity when `kcmp` is unavailable).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
@@ -192,6 +252,8 @@ pub fn first_alive(fds: &[c_int; MEMBERS], id: &Ident) -> Option<c_int> {
 pub struct Members {
     pub fds: [c_int; MEMBERS],
     pub id: Ident,
+    /// The object's own tag (0 = untagged: no cheap check).
+    pub tag: c_int,
 }
 
 impl Members {
@@ -202,6 +264,7 @@ impl Members {
             ino: 0,
             mode: 0,
         },
+        tag: 0,
     };
 
     pub fn is_some(&self) -> bool {
@@ -213,16 +276,15 @@ impl Members {
         [self.fds[0], self.fds[1]]
     }
 
-    /// The cheap check made when the object wakes the loop: both watched numbers name a
-    /// file carrying `tag` (two `fcntl`s). False also while the object is not tagged yet;
-    /// the caller then makes the full check ([`Members::intact`]) and tags the object.
-    pub fn watched_tagged(&self, tag: c_int) -> bool {
-        sys::fd_tag(self.fds[0]) == tag && sys::fd_tag(self.fds[1]) == tag
-    }
-
-    /// Tag the object after [`Members::intact`] said every number holds it.
-    pub fn tag(&self, tag: c_int) {
-        sys::set_fd_tag(self.fds[0], tag);
+    /// The cheap check made when the object wakes the loop: every number names a file
+    /// carrying the object's own tag (one `fcntl` per distinct number). False for an
+    /// untagged object; the caller then makes the exact check ([`Members::intact`]).
+    pub fn all_tagged(&self) -> bool {
+        let [a, b, c] = self.fds;
+        self.tag != 0
+            && sys::fd_tag(a) == self.tag
+            && (b == a || sys::fd_tag(b) == self.tag)
+            && (c == a || c == b || sys::fd_tag(c) == self.tag)
     }
 
     /// Do all numbers still name the object? (Two `kcmp`s and one `fstat`: the exact check.)
@@ -249,7 +311,25 @@ impl Members {
     /// replace them. When numbers run short, members repeat a number (at worst `fd` itself
     /// for all three); `None` only if `fd` cannot be `fstat`ed.
     pub fn spread(fd: c_int, old: &Members, old_alive: [bool; MEMBERS]) -> Option<Members> {
+        Members::spread_inner(fd, old, old_alive, false)
+    }
+
+    /// [`Members::spread`] for an object checked at every wake-up: it is tagged before any
+    /// other number names it (tagging later, through a number, could tag an application
+    /// file `dup2()`ed there meanwhile: review). The caller gives the old object's tag back
+    /// ([`Members::drop_tag`]) once the new object replaced it.
+    pub fn spread_tagged(fd: c_int, old: &Members, old_alive: [bool; MEMBERS]) -> Option<Members> {
+        Members::spread_inner(fd, old, old_alive, true)
+    }
+
+    fn spread_inner(
+        fd: c_int,
+        old: &Members,
+        old_alive: [bool; MEMBERS],
+        tagged: bool,
+    ) -> Option<Members> {
         let id = ident(fd)?;
+        let tag = if tagged { tag_fresh(fd) } else { 0 };
         let mut fds = [-1; MEMBERS];
         for i in 0..MEMBERS {
             fds[i] = if old.fds[i] >= 0 && old_alive[i] {
@@ -269,7 +349,16 @@ impl Members {
         } else {
             sys::close(fd);
         }
-        Some(Members { fds, id })
+        Some(Members { fds, id, tag })
+    }
+
+    /// Give the tag back: the object was replaced (its numbers reused by a rebuilt one) or
+    /// is gone. Exactly once per object: [`Members::release`] does it too.
+    pub fn drop_tag(&mut self) {
+        if self.tag != 0 {
+            tags::free(self.tag);
+            self.tag = 0;
+        }
     }
 
     /// Take over a freshly created object (no old numbers to reuse).
@@ -280,6 +369,7 @@ impl Members {
     /// Close the members that still hold the object; numbers taken over by the application
     /// are left alone. Afterwards `self` is [`Members::NONE`].
     pub fn release(&mut self) {
+        self.drop_tag();
         if self.is_some() {
             let al = alive(&self.fds, &self.id);
             for (i, (&fd, ours)) in self.fds.iter().zip(al).enumerate() {
@@ -329,6 +419,8 @@ pub struct WakeFds {
     /// parent's object (it gets its own at `ev_loop_fork`).
     gen: AtomicU64,
     is_eventfd: AtomicBool,
+    /// The object's tag (0: untagged, always the exact check).
+    tag: AtomicI32,
 }
 
 impl Default for WakeFds {
@@ -340,6 +432,7 @@ impl Default for WakeFds {
             mode: AtomicU32::new(0),
             gen: AtomicU64::new(0),
             is_eventfd: AtomicBool::new(false),
+            tag: AtomicI32::new(0),
         }
     }
 }
@@ -351,6 +444,7 @@ impl WakeFds {
         self.dev.store(m.id.dev, Ordering::Relaxed);
         self.ino.store(m.id.ino, Ordering::Relaxed);
         self.mode.store(m.id.mode, Ordering::Relaxed);
+        self.tag.store(m.tag, Ordering::Relaxed);
         self.gen
             .store(crate::ffi::atfork::generation(), Ordering::Relaxed);
         for i in 0..MEMBERS {
@@ -397,7 +491,8 @@ impl WakeFds {
         };
         // The tag says the first number holds our object (the loop tags it once its full
         // check passed); otherwise find a member the expensive way.
-        let fd = if sys::fd_tag(fds[0]) == WAKE_TAG {
+        let tag = self.tag.load(Ordering::Relaxed);
+        let fd = if tag != 0 && sys::fd_tag(fds[0]) == tag {
             fds[0]
         } else {
             let Some(fd) = first_alive(&fds, &id) else {
@@ -488,7 +583,7 @@ mod tests {
         assert!(ident(b).is_none(), "the extra number is closed");
         let id = ident(e).unwrap();
         assert_eq!(alive(&fds, &id), [true; 3]);
-        let mut m = Members { fds, id };
+        let mut m = Members { fds, id, tag: 0 };
         m.release();
         assert!(ident(a).is_none());
         assert!(ident(e).is_some());
@@ -497,33 +592,51 @@ mod tests {
         sys::close(e);
     }
 
-    /// The cheap wake-up check: a tag set through one number is seen through every member
-    /// (it belongs to the open file), and a foreign file put onto a member, or a closed
-    /// member, fails it; so does a fresh object until the full check has tagged it.
+    /// The cheap wake-up check: a tagged object's tag is seen through every member (it
+    /// belongs to the open file); a foreign file put onto a member, or a closed member,
+    /// fails it; two live objects never share a tag, and a rebuilt object gets a new one.
     #[cfg(target_os = "linux")]
     #[test]
     fn tags_follow_the_object_not_the_number() {
-        let m = Members::new(efd()).unwrap();
-        assert!(!m.watched_tagged(WAKE_TAG), "untagged until checked");
-        assert!(m.intact());
-        m.tag(WAKE_TAG);
-        assert!(m.watched_tagged(WAKE_TAG));
-        assert_eq!(sys::fd_tag(m.fds[2]), WAKE_TAG);
-        assert!(!m.watched_tagged(SIGFD_TAG), "another object's tag is not ours");
+        let m = Members::spread_tagged(efd(), &Members::NONE, [false; MEMBERS]).unwrap();
+        assert_ne!(m.tag, 0);
+        assert!(m.all_tagged());
+        for f in m.fds {
+            assert_eq!(sys::fd_tag(f), m.tag);
+        }
+        let mut other = Members::spread_tagged(efd(), &Members::NONE, [false; MEMBERS]).unwrap();
+        assert_ne!(other.tag, m.tag, "two live objects, two tags");
+        let untagged = Members::new(efd()).unwrap();
+        assert_eq!(untagged.tag, 0);
+        assert!(!untagged.all_tagged());
         let p = pipe();
-        dup2(p[0], m.fds[1]);
-        assert!(!m.watched_tagged(WAKE_TAG), "a foreign file on a watched number");
+        dup2(p[0], m.fds[2]);
+        assert!(!m.all_tagged(), "a foreign file on a member");
         assert_eq!(sys::fd_tag(p[0]), 0, "the application's file is not tagged");
-        sys::close(m.fds[1]);
-        assert!(!m.watched_tagged(WAKE_TAG), "a closed watched number");
-        // A rebuilt object at the kept numbers starts untagged.
-        let mut n = Members::spread(efd(), &m, alive(&m.fds, &m.id)).unwrap();
+        // Another loop's object at our number (the library reuses closed numbers).
+        dup2(other.fds[0], m.fds[2]);
+        assert!(!m.all_tagged(), "another object's tag is not ours");
+        sys::close(m.fds[2]);
+        assert!(!m.all_tagged(), "a closed member");
+        // A rebuilt object at the kept numbers has a new tag; the old one is given back.
+        let old_tag = m.tag;
+        let mut n = Members::spread_tagged(efd(), &m, alive(&m.fds, &m.id)).unwrap();
         assert_eq!(n.fds[0], m.fds[0]);
-        assert!(!n.watched_tagged(WAKE_TAG));
-        assert!(n.intact());
-        n.tag(WAKE_TAG);
-        assert!(n.watched_tagged(WAKE_TAG));
+        assert_ne!(n.tag, 0);
+        assert_ne!(n.tag, old_tag);
+        assert!(tags::in_use(old_tag));
+        let mut m = m;
+        m.drop_tag();
+        assert!(!tags::in_use(old_tag));
+        m.drop_tag(); // once only
+        assert!(tags::in_use(n.tag));
+        assert!(n.all_tagged());
+        let t = n.tag;
         n.release();
+        assert!(!tags::in_use(t));
+        other.release();
+        let mut u = untagged;
+        u.release();
         for f in [p[0], p[1]] {
             sys::close(f);
         }
