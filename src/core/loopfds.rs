@@ -126,7 +126,7 @@ mod tags {
         }
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, target_os = "linux"))]
     pub fn in_use(tag: c_int) -> bool {
         SIGNALS
             .iter()
