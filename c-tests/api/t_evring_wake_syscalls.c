@@ -185,13 +185,11 @@ static int worker(const char *variant, const char *timefile)
 
 int main(int argc, char **argv)
 {
-  char self[4096], out[] = "t_evring_wake_syscalls.XXXXXX", tf[] = "t_evring_wake_syscalls.tXXXXXX";
+  char out[] = "t_evring_wake_syscalls.XXXXXX", tf[] = "t_evring_wake_syscalls.tXXXXXX";
   char line[512];
   const char *variant = argc > 1 ? argv[1] : "async";
-  int fd, st, markers = 0, kcmps = 0, fstats = 0, limit;
+  int fd, markers = 0, kcmps = 0, fstats = 0, limit;
   double secs = -1;
-  ssize_t n;
-  pid_t pid;
   FILE *f;
 
   if (argc > 3 && !strcmp(argv[1], "worker")) {
@@ -200,29 +198,10 @@ int main(int argc, char **argv)
   }
   WATCHDOG(85);
   CHECK(!strcmp(variant, "async") || !strcmp(variant, "signalfd"));
-  if (system("strace -V >/dev/null 2>&1") != 0) SKIP("strace not available");
-  /* strace may exist without being allowed to trace (no ptrace in a container, yama) */
-  if (system("strace -f -qq -o /dev/null -e trace=none true >/dev/null 2>&1") != 0)
-    SKIP("strace cannot trace here");
-  n = readlink("/proc/self/exe", self, sizeof self - 1);
-  CHECK(n > 0);
-  self[n] = 0;
-  fd = mkstemp(out);
-  CHECK(fd >= 0);
-  close(fd);
   fd = mkstemp(tf);
   CHECK(fd >= 0);
   close(fd);
-  pid = fork();
-  CHECK(pid >= 0);
-  if (pid == 0) {
-    execlp("strace", "strace", "-f", "-qq", "-o", out, "-e", "trace=kcmp,fstat,newfstatat,getppid",
-           self, "worker", variant, tf, (char *)NULL);
-    _exit(127);
-  }
-  CHECK(waitpid(pid, &st, 0) == pid);
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 127) SKIP("cannot run strace");
-  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  test_strace_self("trace=kcmp,fstat,newfstatat,getppid", out, variant, tf);
   f = fopen(tf, "r");
   CHECK(f != NULL);
   CHECK(fscanf(f, "%lf", &secs) == 1);

@@ -138,13 +138,11 @@ static int kernel_at_least(int maj, int min)
 
 int main(int argc, char **argv)
 {
-  char self[4096], out[] = "t_uring_strace.XXXXXX", line[512];
+  char out[] = "t_uring_strace.XXXXXX", line[512];
   const char *mode = getenv("EVRING_URING_MODE");
-  int fd, st, markers = 0, enters = 0, ctls = 0, waits = 0, regs = 0, expect_waits, epw;
+  int markers = 0, enters = 0, ctls = 0, waits = 0, regs = 0, expect_waits, epw;
   int m_enters = 0, m_ctls = 0, m_waits = 0, m_regs = 0;
   int lz_setup[2] = {0, 0}, lz_enter[2] = {0, 0}, lz_ctl[2] = {0, 0};
-  ssize_t n;
-  pid_t pid;
   FILE *f;
   struct ev_loop *l;
 
@@ -153,25 +151,9 @@ int main(int argc, char **argv)
   if (getenv("EVRING_URING_FAIL")) SKIP("io_uring forced off");
   l = test_default_loop();
   if (ev_backend(l) != EVBACKEND_IOURING) SKIP("io_uring not in use");
-  if (system("strace -V >/dev/null 2>&1") != 0) SKIP("strace not available");
-  n = readlink("/proc/self/exe", self, sizeof self - 1);
-  CHECK(n > 0);
-  self[n] = 0;
-  fd = mkstemp(out);
-  CHECK(fd >= 0);
-  close(fd);
-  pid = fork();
-  CHECK(pid >= 0);
-  if (pid == 0) {
-    execlp("strace", "strace", "-f", "-qq", "-o", out, "-e",
-           "trace=io_uring_setup,io_uring_enter,io_uring_register,epoll_ctl,epoll_wait,epoll_pwait,"
-           "epoll_pwait2,getppid",
-           self, "worker", (char *)NULL);
-    _exit(127);
-  }
-  CHECK(waitpid(pid, &st, 0) == pid);
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 127) SKIP("cannot run strace");
-  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  test_strace_self("trace=io_uring_setup,io_uring_enter,io_uring_register,epoll_ctl,epoll_wait,"
+                   "epoll_pwait,epoll_pwait2,getppid",
+                   out, NULL, NULL);
   f = fopen(out, "r");
   CHECK(f != NULL);
   while (fgets(line, sizeof line, f)) {

@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <dirent.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <ev.h>
 
 #define TEST_SKIP_CODE 77
@@ -276,6 +277,38 @@ static inline int test_read1(int fd, char *c)
   if (avail <= 0) return 0;
   CHECK(read(fd, c, 1) == 1);
   return 1;
+}
+
+/* Run this program again, as `<self> worker [arg1 [arg2]]`, under `strace -f -qq -e <trace>`
+ * writing to `out` (a mkstemp template, filled in here; the caller reads and unlinks it).
+ * Skips when strace is missing or may not trace here (no ptrace in a container, yama); fails
+ * unless the worker exits with 0. For tests that count system calls between markers. */
+static inline void test_strace_self(const char *trace, char *out, const char *arg1,
+                                    const char *arg2)
+{
+  char self[4096];
+  ssize_t n;
+  int fd, st;
+  pid_t pid;
+  if (system("strace -V >/dev/null 2>&1") != 0) SKIP("strace not available");
+  if (system("strace -f -qq -o /dev/null -e trace=none true >/dev/null 2>&1") != 0)
+    SKIP("strace cannot trace here");
+  n = readlink("/proc/self/exe", self, sizeof self - 1);
+  CHECK(n > 0);
+  self[n] = 0;
+  fd = mkstemp(out);
+  CHECK(fd >= 0);
+  close(fd);
+  pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    execlp("strace", "strace", "-f", "-qq", "-o", out, "-e", trace, self, "worker", arg1, arg2,
+           (char *)NULL);
+    _exit(127);
+  }
+  CHECK(waitpid(pid, &st, 0) == pid);
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 127) SKIP("cannot run strace");
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 #endif
