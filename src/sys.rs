@@ -289,9 +289,9 @@ pub fn fd_tag(fd: c_int) -> c_int {
 }
 
 /// Tag the open file at `fd` (all numbers that share it see the tag); whether the kernel took
-/// it. The caller has just created the object (no other number names it yet). Failure (ENOMEM on kernels that allocate the owner
-/// data lazily, or no tags on this system) only means the cheap check keeps failing and the
-/// full one keeps being used.
+/// it. The caller has just created the object (no other number names it yet). Failure
+/// (ENOMEM on kernels that allocate the owner data lazily, or no tags on this system) leaves
+/// the object untagged: it is checked the exact way at every wake-up.
 pub fn set_fd_tag(fd: c_int, tag: c_int) -> bool {
     #[cfg(target_os = "linux")]
     {
