@@ -344,8 +344,17 @@ pub(super) fn wait_ms(t: f64) -> c_int {
     0
 }
 
-/// `EV_READ`/`EV_WRITE` → epoll event bits (shared with the io_uring backend).
+/// `EV_READ`/`EV_WRITE` (and the loop's private [`super::EDGE`]) → epoll event bits (shared
+/// with the io_uring backend).
 pub(super) fn epoll_mask(m: u8) -> u32 {
+    (if m & super::EDGE != 0 {
+        libc::EPOLLET as u32
+    } else {
+        0
+    }) | epoll_rw_mask(m)
+}
+
+fn epoll_rw_mask(m: u8) -> u32 {
     let m = m as i32;
     (if m & EV_READ != 0 {
         libc::EPOLLIN as u32

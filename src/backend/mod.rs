@@ -141,11 +141,24 @@ pub const MAX_MINTIME: f64 = 1e-3;
 /// Marks an fd as changed (the other flag is `EV__IOFDSET`: "re-register even if unchanged").
 pub const REIFY: u8 = 1;
 
+/// A private bit of an io watcher's event mask, set only by the loop on its own internal
+/// wakeup watcher (`ev_io_start` rejects it from applications as an illegal mask): register
+/// the fd edge-triggered (`EPOLLET`). Only backends for which [`Backend::edge_ok`] holds
+/// ever see it. It travels with the mask through the fd table (`Anfd::events`/`emask`), so
+/// every re-registration (rebuild, fork, fallback from io_uring to epoll) keeps it.
+pub const EDGE: u8 = 0x40;
+
 /// What a backend hands back to the loop.
 pub struct PollOut {
     pub ready: Vec<(i32, i32)>,
     pub kill: Vec<i32>,
     pub rebuild: bool,
+    /// Readiness may have been taken from the kernel without being reported (an io_uring
+    /// `EPOLL_WAIT` harvest discarded or abandoned, a probing `epoll_wait`). Harmless for
+    /// level-triggered registrations, which report again; the loop's edge-triggered wakeup
+    /// eventfd ([`EDGE`]) does not, so the loop rescans its wake-up flags (as does
+    /// [`PollOut::rebuild`], which follows a dropped stale event).
+    pub rescan: bool,
     /// Input: the fork generation `ev_run` read for this iteration, after making the loop's
     /// objects this process's own if it had changed ([`crate::ffi::atfork::generation`];
     /// [`PollOut::GEN_UNKNOWN`] = not known). The io_uring backend's common path compares
@@ -167,6 +180,7 @@ impl Default for PollOut {
             ready: Vec::new(),
             kill: Vec::new(),
             rebuild: false,
+            rescan: false,
             gen: PollOut::GEN_UNKNOWN,
         }
     }
@@ -273,6 +287,20 @@ impl Backend {
             Backend::Epoll(_) => EVBACKEND_EPOLL,
             Backend::Poll(_) => EVBACKEND_POLL,
             Backend::Select(_) => EVBACKEND_SELECT,
+        }
+    }
+
+    /// Does this backend honour [`EDGE`]? The epoll backend and the io_uring backend's epoll
+    /// strategies do (an epoll set underneath); poll, select, kqueue and io_uring's `poll`
+    /// strategy do not. The only switch between backends a loop makes, io_uring to epoll (in
+    /// [`Backend::fork`]), never takes an [`EDGE`] watcher to a backend that ignores it.
+    pub fn edge_ok(&self) -> bool {
+        match self {
+            #[cfg(target_os = "linux")]
+            Backend::Uring(b) => b.mode() != uring::Mode::Poll,
+            #[cfg(target_os = "linux")]
+            Backend::Epoll(_) => true,
+            _ => false,
         }
     }
 

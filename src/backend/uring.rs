@@ -57,8 +57,9 @@
 //!   their CQEs with the iteration's timeout as `EXT_ARG`. No links, no task work when the
 //!   wait finds events at once. The CTLs are issued inline before the wait; should one be
 //!   punted to io-wq (-EAGAIN: the epoll mutex was contended) its CQE comes after the
-//!   wait's, and the wait's harvest is then discarded (level-triggered: nothing consumed)
-//!   and the next wait made non-blocking. When the timeout expires first, the wait is
+//!   wait's, and the wait's harvest is then discarded (level-triggered: nothing consumed;
+//!   the loop's edge-triggered wakeup eventfd is rescanned, `PollOut::rescan`) and the next
+//!   wait made non-blocking. When the timeout expires first, the wait is
 //!   cancelled with `IORING_REGISTER_SYNC_CANCEL` and reaped (so an iteration ended by a
 //!   timer costs 1 enter + 1 register, as `epollctl` costs 1 enter + 1 `epoll_wait`).
 //! * `lt`: CTLs unlinked, `EPOLL_WAIT (LINK) → LINK_TIMEOUT`: one link step (one task-work
@@ -512,6 +513,11 @@ pub struct Uring {
     /// [`Uring::reap_batch`]: failed CTL completions, handled after the reap.
     failed: Vec<(u64, i32)>,
     nonblock_next: bool,
+    /// Readiness may have been taken from the kernel unreported (a discarded or abandoned
+    /// `EPOLL_WAIT` harvest, an `epfd_gone` probe): reported as [`PollOut::rescan`], since the
+    /// loop's wakeup eventfd is registered edge-triggered ([`super::EDGE`]) and its edge
+    /// would not come again.
+    edges_lost: bool,
     /// epollwait: CTL completions still expected in the current batch, and whether the
     /// wait completed before all of them.
     ctl_left: u32,
@@ -685,6 +691,7 @@ impl Uring {
             cqes: Vec::new(),
             failed: Vec::new(),
             nonblock_next: false,
+            edges_lost: false,
             ctl_left: 0,
             wait_late: false,
             test_async_ctl: false,
@@ -1001,6 +1008,10 @@ impl Uring {
             return;
         }
         self.poll_general(fds, timeout, out, hooks);
+        if self.edges_lost {
+            self.edges_lost = false;
+            out.rescan = true;
+        }
     }
 
     /// [`Uring::poll`] with changes to apply or a rare state.
@@ -1388,8 +1399,9 @@ impl Uring {
     /// EPOLL_WAIT, all in one enter that waits for every CQE with the iteration's timeout as
     /// EXT_ARG (no links, no LINK_TIMEOUT: each link step is one task-work pass). The CTLs
     /// are issued inline in SQ order before the wait; one punted to io-wq (-EAGAIN, epoll
-    /// mutex contended) completes after the wait: then the wait's harvest is discarded (epoll
-    /// is level-triggered, nothing is consumed) and the next wait is non-blocking. On
+    /// mutex contended) completes after the wait: then the wait's harvest is discarded (our
+    /// registrations are level-triggered, nothing is consumed, except the wakeup eventfd's
+    /// edge: `edges_lost`) and the next wait is non-blocking. On
     /// timeout the wait is cancelled synchronously and reaped, so it is never left in flight.
     fn ctl_and_wait_ext(
         &mut self,
@@ -1465,6 +1477,7 @@ impl Uring {
         self.changes = changes;
         if self.wait_late {
             self.nonblock_next = true;
+            self.edges_lost = true;
             return 0;
         }
         self.wait_result(wait_res)
@@ -1569,6 +1582,7 @@ impl Uring {
             next: *mut Node,
         }
         static ABANDONED: AtomicPtr<Node> = AtomicPtr::new(core::ptr::null_mut());
+        self.edges_lost = true;
         let cap = self.events.len();
         let old = core::mem::replace(&mut self.events, vec![EV_ZERO; cap]);
         let node = Box::into_raw(Box::new(Node {
@@ -1833,14 +1847,18 @@ impl Uring {
     /// file there)? Else the watched fd is what failed (closed; or the loop's own epoll fd
     /// watched: EINVAL). Asked of the kernel with a non-blocking `epoll_wait` of one event,
     /// on failures only: `fstat` cannot tell, every eventfd, timerfd, signalfd and epoll fd
-    /// shares one anonymous inode (review). The event it may take is not lost: all our
-    /// registrations are level-triggered. (An application epoll fd `dup2()`ed onto the
-    /// number passes; the generation tags of its foreign events trigger a rebuild.)
+    /// shares one anonymous inode (review). An event it takes is reported again if it is
+    /// level-triggered; for the loop's edge-triggered wakeup eventfd the loop is told to
+    /// rescan ([`Uring::edges_lost`]). (An application epoll fd `dup2()`ed onto the number
+    /// passes; the generation tags of its foreign events trigger a rebuild.)
     #[cold]
-    fn epfd_gone(&self) -> bool {
+    fn epfd_gone(&mut self) -> bool {
         let mut ev = EV_ZERO;
         // SAFETY: one writable event; zero timeout.
         let r = unsafe { libc::epoll_wait(self.epfd, &mut ev, 1, 0) };
+        if r > 0 {
+            self.edges_lost = true;
+        }
         r < 0 && matches!(sys::errno(), libc::EBADF | libc::EINVAL)
     }
 

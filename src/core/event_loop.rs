@@ -16,7 +16,7 @@ use super::heap::{Heap, HEAP0};
 use super::loopfds::{self, Members, WakeFds};
 use super::signals::{self, NSIG};
 use super::watcher::WatcherPtr;
-use crate::backend::{self, Anfd, Backend, FdTable, Fds, Hooks, PollOut, REIFY};
+use crate::backend::{self, Anfd, Backend, FdTable, Fds, Hooks, PollOut, EDGE, REIFY};
 use crate::ffi::abi::*;
 use crate::sys;
 use core::cell::UnsafeCell;
@@ -120,7 +120,8 @@ impl Wake {
 /// alive.
 struct Internal {
     /// Reads the wakeup fd; runs at `EV_MAXPRI`. Each loop-owned object is watched through
-    /// two of its numbers (`*_w` and `*_w2`, see `loopfds`).
+    /// two of its numbers (`*_w` and `*_w2`, see `loopfds`), except the wakeup eventfd on an
+    /// epoll set: `pipe_w` alone, edge-triggered (`Loop::obj_start`).
     pipe_w: ev_io,
     pipe_w2: ev_io,
     /// The default loop's SIGCHLD watcher (reaps every child).
@@ -280,6 +281,9 @@ pub struct Loop {
     /// its write end; `Members::NONE` for an eventfd).
     evpipe_r: Members,
     evpipe_w: Members,
+    /// The wakeup object is an eventfd watched edge-triggered through one number (see
+    /// `obj_start`): nothing is read from it and nothing checked when it fires.
+    pipe_edge: bool,
     /// signalfd: -2 = wanted (`EVFLAG_SIGNALFD`) but not created yet, -1 = not used, else
     /// the first of `sigfd_m`.
     sigfd: c_int,
@@ -418,6 +422,7 @@ impl LoopHandle {
             internal,
             evpipe_r: Members::NONE,
             evpipe_w: Members::NONE,
+            pipe_edge: false,
             sigfd_m: Members::NONE,
             timerfd_m: Members::NONE,
             fds_gen: crate::ffi::atfork::generation(),
@@ -1051,6 +1056,10 @@ impl Loop {
                     p = (*p).next;
                 }
             }
+            if events & EDGE != 0 && self.edge_shared(fd) {
+                events &= !EDGE;
+            }
+            let a = &mut self.anfds[fd as usize];
             a.events = events;
             if o_events != events || o_reify & EV__IOFDSET as u8 != 0 {
                 self.backend
@@ -1059,6 +1068,25 @@ impl Loop {
         }
         self.fdchanges.clear();
         self.killed_in_reify = self.process_kills();
+    }
+
+    /// `fd` carries the edge-triggered wakeup watcher: is another watcher on it too? Then the
+    /// application put its own file at our watched number (or left a watcher on a number it
+    /// closed and the library reused). Its watcher must not inherit `EPOLLET` (a byte left
+    /// unread would never be reported again), so ours goes back to the level-triggered form,
+    /// whose next wake-up checks the object's numbers and moves it away (`pipe_cb`). The
+    /// eventfd's own registration at this number then looks stale to the backend, whose
+    /// rebuild rescans the wake-up flags (`PollOut::rebuild`).
+    #[cold]
+    #[inline(never)]
+    fn edge_shared(&mut self, fd: c_int) -> bool {
+        let head = self.anfds[fd as usize].head;
+        // SAFETY: the fd list links only active io watchers.
+        if head.is_null() || unsafe { (*head).next }.is_null() {
+            return false;
+        }
+        self.pipe_w().set_io_events(EV_READ);
+        true
     }
 
     /// Stop the watchers of every fd the backend rejected; true if there were any.
@@ -1487,8 +1515,26 @@ impl Loop {
 
     // ------------------------------------------------------------------ loop-owned fds
 
-    /// Start an object's two internal watchers on its first two numbers. Internal watchers
-    /// do not keep the loop alive.
+    /// Start an object's internal watchers on its first two numbers (on its first number only
+    /// for an edge-triggered wakeup eventfd). Internal watchers do not keep the loop alive.
+    ///
+    /// # The edge-triggered wakeup eventfd
+    /// On an epoll set (the epoll backend, io_uring's epoll strategies) the wakeup eventfd is
+    /// registered with `EPOLLET` ([`crate::backend::EDGE`]) and never read: every write to an
+    /// eventfd wakes its waiters, and an edge-triggered registration reports each such wake-up
+    /// once (several writes before one wait may merge: the flags say what happened). The
+    /// counter only grows (a write fails only at 2^64 - 2). So a wake-up costs the loop no
+    /// system call besides its wait, where libev reads the eventfd and the level-triggered
+    /// form needed one `fcntl` per number to check that the number to read from still held
+    /// the object (bench_wakeup -m async: 14 system calls per round trip, now 6, libev's 6).
+    /// One number is enough: an epoll registration belongs to the open file, which the two
+    /// other numbers keep open if the application closes or `dup2()`s over the watched one,
+    /// and nothing is read through it. The object's numbers are still checked exactly once a
+    /// second of loop activity and whenever the epoll set is rebuilt (a rebuild registers by
+    /// number). An application watcher on the watched number (the application put its own
+    /// file there) takes the level-triggered form back (`Loop::edge_shared`). Where the
+    /// backend may have dropped or taken readiness unreported, the flags are rescanned
+    /// (`Loop::lost_readiness`): an edge, unlike a level, is not reported again.
     fn obj_start(&mut self, o: Obj) {
         let m = match o {
             Obj::Pipe => self.evpipe_r,
@@ -1504,11 +1550,45 @@ impl Loop {
         let [a, b] = m.watched();
         self.anfds_fit(a.min(b));
         self.anfds_fit(a.max(b));
-        for (w, fd) in self.obj_watchers(o).into_iter().zip(m.watched()) {
+        if let Obj::Pipe = o {
+            self.pipe_edge = self.evpipe_w.fds[0] < 0 && self.backend.edge_ok();
+        }
+        let n = self.obj_count(o);
+        for (w, fd) in self.obj_watchers(o).into_iter().zip(m.watched()).take(n) {
             w.init_io(cb, fd, EV_READ);
             w.set_priority(pri);
             self.io_start(w);
             self.activecnt -= 1;
+        }
+        if let (Obj::Pipe, true) = (o, self.pipe_edge) {
+            // (After `io_start`, which rejects the private bit as an illegal mask; the change
+            // it queued is applied with this mask.)
+            self.pipe_w().set_io_events(EV_READ | EDGE as c_int);
+        }
+    }
+
+    /// The backend dropped readiness (a stale event, which also asks for a rebuild) or may
+    /// have taken some from the kernel unreported ([`PollOut::rescan`]): an edge of the
+    /// wakeup eventfd among it would never come again, so its flags are rescanned.
+    #[cold]
+    #[inline(never)]
+    fn lost_readiness(&mut self) {
+        if self.out.rebuild {
+            self.out.rebuild = false;
+            self.backend_rebuild = true;
+        }
+        self.out.rescan = false;
+        let pw = self.pipe_w();
+        if self.pipe_edge && pw.active() != 0 {
+            self.feed(pw, EV_CUSTOM);
+        }
+    }
+
+    /// How many of `o`'s internal watchers are in use (see `obj_start`).
+    fn obj_count(&self, o: Obj) -> usize {
+        match o {
+            Obj::Pipe if self.pipe_edge => 1,
+            _ => 2,
         }
     }
 
@@ -1516,7 +1596,8 @@ impl Loop {
     /// no longer active was killed with `EV_ERROR` (its number was closed): the kill's
     /// `activecnt` decrement is undone here, since an internal watcher never counted.
     fn obj_stop(&mut self, o: Obj) {
-        for w in self.obj_watchers(o) {
+        let n = self.obj_count(o);
+        for w in self.obj_watchers(o).into_iter().take(n) {
             self.activecnt += 1;
             if w.active() != 0 {
                 self.io_stop(w);
@@ -1526,12 +1607,13 @@ impl Loop {
         }
     }
 
-    /// An internal watcher of `o` fired: handle both watchers' events in this one call, and
+    /// An internal watcher of `o` fired: handle its watchers' events in this one call, and
     /// tell whether the object lost a number (killed with `EV_ERROR`, or the two watched
     /// numbers no longer all name the object: two `kcmp`s and an `fstat`).
     fn obj_fired(&mut self, o: Obj, revents: c_int) -> bool {
         let mut ev = revents;
-        for w in self.obj_watchers(o) {
+        let n = self.obj_count(o);
+        for w in self.obj_watchers(o).into_iter().take(n) {
             ev |= self.unqueue_pending(w);
         }
         if ev & EV_ERROR != 0 {
@@ -1585,9 +1667,12 @@ impl Loop {
         {
             self.obj_stop(Obj::Pipe);
             self.evpipe_make(h);
-            // A writer may have found no number to write to meanwhile: rescan the flags.
+            // A writer may have found no number to write to meanwhile, or written into the
+            // old object after its last reported edge: rescan the flags, without sleeping
+            // first when this runs before the wait (a backend rebuild).
             let pw = self.pipe_w();
             self.feed(pw, EV_CUSTOM);
+            h.wake.write_skipped.store(1, Ordering::Relaxed);
         }
         if self.sigfd_m.is_some() && !self.sigfd_m.intact() {
             self.sigfd_rebuild();
@@ -1661,10 +1746,19 @@ impl Loop {
     }
 
     /// The internal wakeup watcher fired: drain the fd (or rebuild the object if one of its
-    /// numbers was lost), then feed pending signals and asyncs. After a rebuild nothing is
-    /// drained (the new object is empty); the flags below are what carries the events.
+    /// numbers was lost; an edge-triggered eventfd is neither drained nor checked), then feed
+    /// pending signals and asyncs. After a rebuild nothing is drained (the new object is
+    /// empty); the flags below are what carries the events.
     pub fn pipe_cb(&mut self, h: &LoopHandle, revents: c_int) {
-        if self.obj_fired(Obj::Pipe, revents) {
+        if self.pipe_edge && self.pipe_w().io_events() & EDGE as c_int != 0 {
+            // Edge-triggered eventfd (see `obj_start`): nothing to drain, nothing read, so no
+            // number needs checking here; `EV_ERROR` (a rebuilt epoll set could not register
+            // the watched number) still rebuilds the object.
+            if revents & EV_ERROR != 0 {
+                self.obj_stop(Obj::Pipe);
+                self.evpipe_make(h);
+            }
+        } else if self.obj_fired(Obj::Pipe, revents) {
             self.obj_stop(Obj::Pipe);
             self.evpipe_make(h);
         } else if revents & EV_READ != 0 {
@@ -2216,6 +2310,12 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
             } else if l.backend_rebuild || l.fds_gen != gen {
                 // (A forked child running the loop without ev_loop_fork: it gets its own
                 // kernel objects before it waits, and never touches its parent's.)
+                if l.fds_gen == gen {
+                    // A rebuilt set registers by number: a number of ours that now names
+                    // another file would register that file instead of our object (the
+                    // edge-triggered wakeup eventfd has only one watched number).
+                    l.fds_health_check(h);
+                }
                 l.backend_rebuild = false;
                 l.loop_fork(h, false);
             }
@@ -2307,9 +2407,8 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                 fd_event(&l.anfds, &mut l.pq, fd, ev);
             }
             l.process_kills();
-            if l.out.rebuild {
-                l.out.rebuild = false;
-                l.backend_rebuild = true;
+            if l.out.rebuild | l.out.rescan {
+                l.lost_readiness();
             }
             h.wake.write_wanted.store(0, Ordering::Relaxed);
             fence(Ordering::SeqCst);

@@ -9,7 +9,8 @@
 //!
 //! # Design: every object is reachable through three numbers ([`Members`])
 //! Each object is duplicated onto three high fd numbers. The loop watches the first two (two
-//! internal io watchers) and writers (`ev_async_send`, the signal handler) write to any
+//! internal io watchers; only the first for the wakeup eventfd on an epoll set, see
+//! `Loop::obj_start`) and writers (`ev_async_send`, the signal handler) write to any
 //! member that still holds the object. Closing or `dup2()`-ing over one number therefore
 //! loses nothing:
 //! * the object stays alive through the other numbers, so epoll keeps reporting it (an epoll
@@ -17,7 +18,8 @@
 //!   poll/select report `POLLNVAL`/`EBADF` for a closed number (its watcher is killed with
 //!   `EV_ERROR`), and for a number that now names another file the second watched number
 //!   still wakes the loop;
-//! * whenever an internal watcher fires (readable or `EV_ERROR`), and in any case once a
+//! * whenever an internal watcher fires (readable or `EV_ERROR`; not for the edge-triggered
+//!   wakeup eventfd, which is never read, see `Loop::obj_start`), and in any case once a
 //!   second of loop activity (`Loop::fds_health`: objects that stay silent, such as the
 //!   timerfd, must not pile up losses), the loop checks that all three numbers still hold
 //!   the object (see tags below for the cheap form of this check); if not, it rebuilds it:
@@ -46,15 +48,17 @@
 //! application file put onto a member, a closed member, and another object that the library
 //! itself later put at a member number the application had closed (`F_DUPFD` hands out the
 //! lowest free number) all fail the check. At a wake-up the loop checks the tags of all the
-//! object's numbers and a writer the tag of the number it writes to (one `fcntl` each); a
-//! missing tag sends them to the exact check (and a failed one to the rebuild, whose new
-//! object gets a new tag). With all 28 tags taken, an object is untagged and always checked
+//! object's numbers (not for the edge-triggered wakeup eventfd, which it never reads) and a
+//! writer the tag of the number it writes to (one `fcntl` each); a missing tag sends them to
+//! the exact check (and a failed one to the rebuild, whose new object gets a new tag). With all 28 tags taken, an object is untagged and always checked
 //! the exact way.
 //!
 //! # Cost
 //! No system call per loop iteration (a float compare). `ev_async_send`/the signal handler
-//! add one `fcntl` when they actually write (only while the loop sleeps); the wakeup object
-//! or signalfd firing adds three (six for a self-pipe); creating one adds one; the timerfd
+//! add one `fcntl` when they actually write (only while the loop sleeps); the wakeup eventfd
+//! firing on an epoll set adds nothing (it is watched edge-triggered through one number and
+//! never read: `Loop::obj_start`); the signalfd, or the wakeup object on another backend,
+//! firing adds three (six for a self-pipe); creating one adds one; the timerfd
 //! takes the exact check (two `kcmp`s and one `fstat`) when it fires, and the periodic check
 //! costs the same per object at most once a second, and only while the loop is awake anyway.
 //! Destroy, fork and rebuilds check every member exactly before closing or replacing any.

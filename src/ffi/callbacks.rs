@@ -14,8 +14,9 @@ pub extern "C" fn sighandler(signum: c_int) {
     signals::feed_signal(signum);
 }
 
-/// Internal wakeup watchers (signals and asyncs; two per loop, on two numbers of one object:
-/// see `core::loopfds`). `revents` carries `EV_ERROR` when a number was closed under us.
+/// Internal wakeup watchers (signals and asyncs; two per loop, on two numbers of one object,
+/// or one, edge-triggered, for an eventfd on an epoll set: see `core::loopfds` and
+/// `Loop::obj_start`). `revents` carries `EV_ERROR` when a number was closed under us.
 pub unsafe extern "C-unwind" fn pipe_cb(lp: *mut ev_loop, _w: *mut ev_watcher, revents: c_int) {
     // SAFETY: called by our loop with its own pointer; no other borrow is alive.
     let h = unsafe { LoopHandle::from_ptr(lp) };
