@@ -84,7 +84,15 @@ def build(args):
     with open(dst, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()[:16]
     mtime = datetime.datetime.fromtimestamp(os.path.getmtime(so), datetime.timezone.utc)
-    return {"so": so, "sha": digest, "mtime": mtime.strftime("%Y-%m-%d %H:%M:%S UTC")}
+    # The source state the measured copy was built from, read now: src/ may be edited while
+    # the run goes on (the report used to read it at the end and call a clean build dirty).
+    try:
+        git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        git += " (src/ has uncommitted changes)" if dirty else ""
+    except OSError:
+        git = "?"
+    return {"so": so, "sha": digest, "mtime": mtime.strftime("%Y-%m-%d %H:%M:%S UTC"), "git": git}
 
 
 class Config:
@@ -862,12 +870,7 @@ def main():
                   "rounds": "-", "duration": "-"}
         log("pgbench: %s" % pg["table"])
     files = plots(results, [c.name for c in others], aa=bool(aa))
-    try:
-        git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        git += " (src/ has uncommitted changes)" if dirty else ""
-    except OSError:
-        git = "?"
+    git = build_info["git"]
     cmd = "python3 bench/run.py" + (" --quick" if args.quick else "") + (" --pgbench" if args.pgbench else "")
     ctx = {"command": cmd, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "quick": args.quick, "others": others, "base": base, "base_hdr": hdr["libev"], "build": build_info,
