@@ -12,7 +12,9 @@
  *            reports the second byte never: "stranded"). ev_async_send from another thread
  *            must still wake the loop. In the "quiet" form the async comes first, while the
  *            socket is idle: the eventfd's registration at that number is then stale for the
- *            backend, which drops its edge (review: the loop slept until its guard). In the
+ *            backend, which drops its edge (review: the loop slept until its guard); "quiet,
+ *            at once" sends it during the very wait that follows the watcher's start (io_uring
+ *            then drops the stale edge of a just re-added fd without a rebuild). In the
  *            "dense" form the loop also watches an application fd above its own numbers, so
  *            that they are in the fd table's dense part (a different ev_io_start path).
  *   rebuild: the application dup2()s a socket onto the number and closes every number of the
@@ -21,10 +23,13 @@
  *            application's socket instead of the eventfd, and an ev_async_send to the loop,
  *            asleep without timers, would never wake it ("async lost").
  * In both, the application's socket stays open and unread by the loop until the test closes it.
- * Each of the guards in the library fails a case when disabled: the level-triggered form for a
- * shared number (share, and share (dense) where it was first checked only for the sparse part),
- * the rescan of the wake-up flags after dropped readiness (share (quiet)), the check of the
- * numbers before a rebuild (rebuild). */
+ * The guards in the library, and what fails without them (each verified): the level-triggered
+ * form for a shared number (share; share (dense), where it was first checked only for the
+ * sparse part); the rescan of the wake-up flags after dropped readiness, or the periodic
+ * check's rebuild waking the loop (share (quiet): both missing in the first version); on
+ * io_uring, the rescan after a stale event of a just re-added fd, or the immediate check of
+ * the numbers after a yield (share (quiet, at once): fails without both, either suffices);
+ * the check of the numbers before a rebuild (rebuild). */
 #include "test.h"
 #include <fcntl.h>
 #include <pthread.h>
@@ -149,11 +154,14 @@ static struct ev_loop *make_loop(struct fdset *efds, struct fdset *epfds)
   return l;
 }
 
-enum how { SHARE, SHARE_QUIET, REBUILD };
+enum how { SHARE, SHARE_QUIET, SHARE_QUIET_AT_ONCE, REBUILD };
 
 static void attack(int k, enum how how)
 {
-  const char *what = how == REBUILD ? "rebuild" : how == SHARE ? "share" : "share (quiet)";
+  const char *what = how == REBUILD                ? "rebuild"
+                     : how == SHARE                ? "share"
+                     : how == SHARE_QUIET          ? "share (quiet)"
+                                                   : "share (quiet, at once)";
   struct fdset efds, epfds;
   struct ev_loop *l = make_loop(&efds, &epfds);
   int sv[2], i, n;
@@ -177,6 +185,8 @@ static void attack(int k, enum how how)
     if (how == SHARE_QUIET) {
       ev_run(l, EVRUN_NOWAIT); /* the watcher is registered; the socket is idle */
       expect_async(l, what, k);
+    } else if (how == SHARE_QUIET_AT_ONCE) {
+      expect_async(l, what, k); /* registered by the iteration that waits for the async */
     }
     CHECK(write(sv[1], "ab", 2) == 2);
     /* level-triggered: two iterations that do not wait; well within the first second of the
@@ -224,6 +234,7 @@ int main(void)
     }
     for (k = 0; k < 3; k++) attack(k, SHARE);
     for (k = 0; k < 3; k++) attack(k, SHARE_QUIET);
+    for (k = 0; k < 3; k++) attack(k, SHARE_QUIET_AT_ONCE);
     TRACE("share%s: the application's watcher stays level-triggered, async wakes the loop",
           dense ? " (dense)" : "");
   }

@@ -1878,6 +1878,7 @@ impl Uring {
         let base = out.ready.as_mut_ptr();
         let mut k = out.ready.len();
         let mut rebuild = false;
+        let mut stale = false;
         let events = self.events[..n].as_ptr_range();
         let mut p = events.start;
         while p != events.end {
@@ -1897,7 +1898,9 @@ impl Uring {
             };
             if (data >> 32) as u32 != a.egen {
                 // Interference (see the epoll backend), unless the fd was just re-added.
+                // Either way an edge-triggered event is gone: rescan (review).
                 rebuild |= a.eflags & FIXED == 0;
+                stale = true;
                 continue;
             }
             if got & !a.events != 0 {
@@ -1909,8 +1912,9 @@ impl Uring {
             unsafe { base.add(k).write((fd as i32, got as i32)) };
             k += 1;
         }
-        if rebuild {
-            out.rebuild = true;
+        if rebuild | stale {
+            out.rebuild |= rebuild;
+            out.rescan = true;
         }
         // SAFETY: the slots up to `k` were initialised (before the loop or by it).
         unsafe { out.ready.set_len(k) };

@@ -219,17 +219,36 @@ fn clamped_pri(w: WatcherPtr) -> usize {
 #[inline]
 fn fd_event(anfds: &FdTable, pq: &mut Pending, fd: c_int, revents: c_int) {
     if let Some(a) = anfds.get(fd as usize) {
-        if a.reify == 0 {
-            let mut p = a.head;
-            while !p.is_null() {
-                // SAFETY: the fd list links only active io watchers.
-                let w = unsafe { WatcherPtr::from_raw(p) }.unwrap();
-                p = w.next();
-                let ev = w.io_events() & revents;
-                if ev != 0 {
-                    pq.feed(w, ev);
-                }
+        if a.reify != 0 {
+            return fd_event_skipped(a, pq);
+        }
+        let mut p = a.head;
+        while !p.is_null() {
+            // SAFETY: the fd list links only active io watchers.
+            let w = unsafe { WatcherPtr::from_raw(p) }.unwrap();
+            p = w.next();
+            let ev = w.io_events() & revents;
+            if ev != 0 {
+                pq.feed(w, ev);
             }
+        }
+    }
+}
+
+/// [`fd_event`] ignores an event of an fd with unapplied changes (another thread changed its
+/// watchers during the wait, under the release/acquire hooks). A level-triggered fd reports
+/// again; the edge-triggered wakeup watcher's edge would be lost, so it gets `EV_CUSTOM`
+/// instead: its callback rescans the wake-up flags (review).
+#[cold]
+#[inline(never)]
+fn fd_event_skipped(a: &Anfd, pq: &mut Pending) {
+    let mut p = a.head;
+    while !p.is_null() {
+        // SAFETY: the fd list links only active io watchers.
+        let w = unsafe { WatcherPtr::from_raw(p) }.unwrap();
+        p = w.next();
+        if w.io_events() & EDGE as c_int != 0 {
+            pq.feed(w, EV_CUSTOM);
         }
     }
 }
@@ -284,6 +303,9 @@ pub struct Loop {
     /// The wakeup object is an eventfd watched edge-triggered through one number (see
     /// `obj_start`): nothing is read from it and nothing checked when it fires.
     pipe_edge: bool,
+    /// `edge_shared` made the wakeup watcher level-triggered in this `fd_reify`: the wait
+    /// that follows must not block, so that the numbers are checked at once after it.
+    edge_yielded: bool,
     /// signalfd: -2 = wanted (`EVFLAG_SIGNALFD`) but not created yet, -1 = not used, else
     /// the first of `sigfd_m`.
     sigfd: c_int,
@@ -423,6 +445,7 @@ impl LoopHandle {
             evpipe_r: Members::NONE,
             evpipe_w: Members::NONE,
             pipe_edge: false,
+            edge_yielded: false,
             sigfd_m: Members::NONE,
             timerfd_m: Members::NONE,
             fds_gen: crate::ffi::atfork::generation(),
@@ -1067,16 +1090,21 @@ impl Loop {
             }
         }
         self.fdchanges.clear();
-        self.killed_in_reify = self.process_kills();
+        self.killed_in_reify = self.process_kills() | core::mem::take(&mut self.edge_yielded);
     }
 
     /// `fd` carries the edge-triggered wakeup watcher: is another watcher on it too? Then the
     /// application put its own file at our watched number (or left a watcher on a number it
     /// closed and the library reused). Its watcher must not inherit `EPOLLET` (a byte left
     /// unread would never be reported again), so ours goes back to the level-triggered form,
-    /// whose next wake-up checks the object's numbers and moves it away (`pipe_cb`). The
-    /// eventfd's own registration at this number then looks stale to the backend, whose
-    /// rebuild rescans the wake-up flags (`PollOut::rebuild`).
+    /// whose wake-ups check the object's numbers and move it away (`pipe_cb`); the exact
+    /// check is also made due now, after a wait that does not block (an application file at
+    /// the number would otherwise keep the slower form until the periodic check). The
+    /// eventfd's own registration at this number then looks stale to the backend, which
+    /// drops its events and asks for a rescan of the wake-up flags (`PollOut::rebuild`,
+    /// `PollOut::rescan`). If the number does hold our object (a watcher the application left
+    /// on a number it closed, which the library then reused), the level-triggered form stays:
+    /// correct, three `fcntl` and a `read` per wake-up.
     #[cold]
     #[inline(never)]
     fn edge_shared(&mut self, fd: c_int) -> bool {
@@ -1086,6 +1114,8 @@ impl Loop {
             return false;
         }
         self.pipe_w().set_io_events(EV_READ);
+        self.fds_check_at = f64::NEG_INFINITY;
+        self.edge_yielded = true;
         true
     }
 
