@@ -575,14 +575,24 @@ fn eintr_from_ring_close() -> bool {
 }
 
 /// The deadline of a blocking wait of `timeout` seconds, for resuming it after an EINTR
-/// that [`eintr_from_ring_close`] explains. Only needed once this process has closed a ring:
-/// otherwise no clock read (it cost ~25 instructions per iteration). Should another thread
-/// close a ring while we wait, the resumed wait is non-blocking (an early wake-up, as a
-/// plain EINTR gives).
+/// that [`eintr_from_ring_close`] explains. Only needed within [`RING_CLOSE_WINDOW`] of a
+/// ring close: otherwise no clock read (it cost ~25 instructions per iteration). The first
+/// deadline asked for after the window forgets the close (unless a newer one was noted
+/// meanwhile), so a process that once closed a ring does not pay the read on every wait
+/// for the rest of its life (it did: bench_wakeup, whose warm-up destroys its loops).
+/// Should another thread close a ring while we wait, the resumed wait is non-blocking (an
+/// early wake-up, as a plain EINTR gives).
 #[inline]
 fn resume_deadline(timeout: f64) -> f64 {
-    if timeout > 0.0 && RING_CLOSED_AT.load(Ordering::Relaxed) != 0 {
-        sys::monotonic() + timeout
+    let at = RING_CLOSED_AT.load(Ordering::Relaxed);
+    if timeout > 0.0 && at != 0 {
+        let now = sys::monotonic();
+        if now - f64::from_bits(at) > RING_CLOSE_WINDOW {
+            // No EINTR can be explained by that close any more (`eintr_from_ring_close`
+            // compares with a time no later than `at`).
+            let _ = RING_CLOSED_AT.compare_exchange(at, 0, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        now + timeout
     } else {
         f64::NEG_INFINITY
     }
@@ -2379,6 +2389,23 @@ mod tests {
             sys::close(x);
             sys::close(y);
         }
+    }
+
+    /// A ring close is forgotten once its EINTR window is over: no clock read per wait for
+    /// the rest of the process. (Other tests close rings concurrently: a newer close may
+    /// replace the value, never bring the old one back.)
+    #[test]
+    fn ring_close_is_forgotten_after_its_window() {
+        let old = (sys::monotonic() - RING_CLOSE_WINDOW - 1.0).to_bits();
+        RING_CLOSED_AT.store(old, Ordering::Relaxed);
+        assert!(resume_deadline(1.0) > sys::monotonic());
+        assert_ne!(RING_CLOSED_AT.load(Ordering::Relaxed), old);
+        // Within the window the close is kept.
+        let recent = sys::monotonic().to_bits();
+        RING_CLOSED_AT.store(recent, Ordering::Relaxed);
+        resume_deadline(1.0);
+        let now = RING_CLOSED_AT.load(Ordering::Relaxed);
+        assert!(now == recent || f64::from_bits(now) > f64::from_bits(recent));
     }
 
     /// A timeout so small that the deadline has passed before the first enter: the batch must
