@@ -346,26 +346,34 @@ pub(super) fn wait_ms(t: f64) -> c_int {
 
 /// `EV_READ`/`EV_WRITE` (and the loop's private [`super::EDGE`]) → epoll event bits (shared
 /// with the io_uring backend).
+/// A table lookup: it runs for every interest change, and the three bit tests it replaces
+/// cost four more instructions per change (callgrind, bench_churn -k 10).
+#[inline]
 pub(super) fn epoll_mask(m: u8) -> u32 {
-    (if m & super::EDGE != 0 {
-        libc::EPOLLET as u32
-    } else {
-        0
-    }) | epoll_rw_mask(m)
+    EPOLL_MASKS[(m & 0x7f) as usize]
 }
 
-fn epoll_rw_mask(m: u8) -> u32 {
-    let m = m as i32;
-    (if m & EV_READ != 0 {
-        libc::EPOLLIN as u32
-    } else {
-        0
-    }) | (if m & EV_WRITE != 0 {
-        libc::EPOLLOUT as u32
-    } else {
-        0
-    })
-}
+/// [`epoll_mask`] for every value of the low seven bits of a mask (`EV__IOFDSET`, 0x80, is
+/// never part of one).
+static EPOLL_MASKS: [u32; 128] = {
+    let mut t = [0u32; 128];
+    let mut m = 0;
+    while m < 128 {
+        let mut e = 0u32;
+        if m & EV_READ != 0 {
+            e |= libc::EPOLLIN as u32;
+        }
+        if m & EV_WRITE != 0 {
+            e |= libc::EPOLLOUT as u32;
+        }
+        if m & super::EDGE as i32 != 0 {
+            e |= libc::EPOLLET as u32;
+        }
+        t[m as usize] = e;
+        m += 1;
+    }
+    t
+};
 
 /// Errors and hang-ups wake both readers and writers, as in libev.
 const fn event_mask_of(e: u32) -> u8 {

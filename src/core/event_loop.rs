@@ -235,6 +235,38 @@ fn fd_event(anfds: &FdTable, pq: &mut Pending, fd: c_int, revents: c_int) {
     }
 }
 
+/// The fd `a` carries the edge-triggered wakeup watcher: is another watcher on it too? Then the
+/// application put its own file at our watched number (or left a watcher on a number it
+/// closed and the library reused). Its watcher must not inherit `EPOLLET` (a byte left
+/// unread would never be reported again), so ours goes back to the level-triggered form,
+/// whose wake-ups check the object's numbers and move it away (`pipe_cb`); the exact
+/// check is also made due now, after a wait that does not block (an application file at
+/// the number would otherwise keep the slower form until the periodic check). The
+/// eventfd's own registration at this number then looks stale to the backend, which
+/// drops its events and asks for a rescan of the wake-up flags (`PollOut::rebuild`,
+/// `PollOut::rescan`). If the number does hold our object (a watcher the application left
+/// on a number it closed, which the library then reused), the level-triggered form stays:
+/// correct, three `fcntl` and a `read` per wake-up. (`fd_reify` makes the check due and
+/// the wait non-blocking.)
+#[cold]
+#[inline(never)]
+fn edge_shared(a: &Anfd) -> bool {
+    let head = a.head;
+    // SAFETY: the fd list links only active io watchers.
+    if head.is_null() || unsafe { (*head).next }.is_null() {
+        return false;
+    }
+    let mut p = head;
+    while !p.is_null() {
+        // SAFETY: as above; only the wakeup watcher carries the private bit.
+        unsafe {
+            (*(p as *mut ev_io)).events &= !(EDGE as c_int);
+            p = (*p).next;
+        }
+    }
+    true
+}
+
 /// [`fd_event`] ignores an event of an fd with unapplied changes (another thread changed its
 /// watchers during the wait, under the release/acquire hooks). A level-triggered fd reports
 /// again; the edge-triggered wakeup watcher's edge would be lost, so it gets `EV_CUSTOM`
@@ -1079,10 +1111,11 @@ impl Loop {
                     p = (*p).next;
                 }
             }
-            if events & EDGE != 0 && self.edge_shared(fd) {
+            if events & EDGE != 0 && edge_shared(a) {
                 events &= !EDGE;
+                self.fds_check_at = f64::NEG_INFINITY;
+                self.edge_yielded = true;
             }
-            let a = &mut self.anfds[fd as usize];
             a.events = events;
             if o_events != events || o_reify & EV__IOFDSET as u8 != 0 {
                 self.backend
@@ -1091,32 +1124,6 @@ impl Loop {
         }
         self.fdchanges.clear();
         self.killed_in_reify = self.process_kills() | core::mem::take(&mut self.edge_yielded);
-    }
-
-    /// `fd` carries the edge-triggered wakeup watcher: is another watcher on it too? Then the
-    /// application put its own file at our watched number (or left a watcher on a number it
-    /// closed and the library reused). Its watcher must not inherit `EPOLLET` (a byte left
-    /// unread would never be reported again), so ours goes back to the level-triggered form,
-    /// whose wake-ups check the object's numbers and move it away (`pipe_cb`); the exact
-    /// check is also made due now, after a wait that does not block (an application file at
-    /// the number would otherwise keep the slower form until the periodic check). The
-    /// eventfd's own registration at this number then looks stale to the backend, which
-    /// drops its events and asks for a rescan of the wake-up flags (`PollOut::rebuild`,
-    /// `PollOut::rescan`). If the number does hold our object (a watcher the application left
-    /// on a number it closed, which the library then reused), the level-triggered form stays:
-    /// correct, three `fcntl` and a `read` per wake-up.
-    #[cold]
-    #[inline(never)]
-    fn edge_shared(&mut self, fd: c_int) -> bool {
-        let head = self.anfds[fd as usize].head;
-        // SAFETY: the fd list links only active io watchers.
-        if head.is_null() || unsafe { (*head).next }.is_null() {
-            return false;
-        }
-        self.pipe_w().set_io_events(EV_READ);
-        self.fds_check_at = f64::NEG_INFINITY;
-        self.edge_yielded = true;
-        true
     }
 
     /// Stop the watchers of every fd the backend rejected; true if there were any.
