@@ -27,8 +27,8 @@
  * form for a shared number (share; share (dense), where it was first checked only for the
  * sparse part); the rescan of the wake-up flags after dropped readiness, or the periodic
  * check's rebuild waking the loop (share (quiet): both missing in the first version); on
- * io_uring, the rescan after a stale event of a just re-added fd, or the immediate check of
- * the numbers after a yield (share (quiet, at once): fails without both, either suffices);
+ * io_uring, the rescan after a stale event of a just re-added fd, or the check of the
+ * numbers that a yield makes due at once (share (quiet, at once): fails without both, either suffices);
  * the check of the numbers before a rebuild (rebuild). */
 #include "test.h"
 #include <fcntl.h>

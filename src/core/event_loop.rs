@@ -222,15 +222,21 @@ fn fd_event(anfds: &FdTable, pq: &mut Pending, fd: c_int, revents: c_int) {
         if a.reify != 0 {
             return fd_event_skipped(a, pq);
         }
-        let mut p = a.head;
-        while !p.is_null() {
-            // SAFETY: the fd list links only active io watchers.
-            let w = unsafe { WatcherPtr::from_raw(p) }.unwrap();
-            p = w.next();
-            let ev = w.io_events() & revents;
-            if ev != 0 {
-                pq.feed(w, ev);
-            }
+        feed_fd_watchers(a, pq, revents);
+    }
+}
+
+/// Feed `revents` to every io watcher of the fd entry `a` that wants some of it.
+#[inline(always)]
+fn feed_fd_watchers(a: &Anfd, pq: &mut Pending, revents: c_int) {
+    let mut p = a.head;
+    while !p.is_null() {
+        // SAFETY: the fd list links only active io watchers.
+        let w = unsafe { WatcherPtr::from_raw(p) }.unwrap();
+        p = w.next();
+        let ev = w.io_events() & revents;
+        if ev != 0 {
+            pq.feed(w, ev);
         }
     }
 }
@@ -240,14 +246,13 @@ fn fd_event(anfds: &FdTable, pq: &mut Pending, fd: c_int, revents: c_int) {
 /// closed and the library reused). Its watcher must not inherit `EPOLLET` (a byte left
 /// unread would never be reported again), so ours goes back to the level-triggered form,
 /// whose wake-ups check the object's numbers and move it away (`pipe_cb`); the exact
-/// check is also made due now, after a wait that does not block (an application file at
-/// the number would otherwise keep the slower form until the periodic check). The
+/// check is also made due at once, i.e. after the next wait (an application file at the
+/// number would otherwise keep the slower form until the periodic check). The
 /// eventfd's own registration at this number then looks stale to the backend, which
 /// drops its events and asks for a rescan of the wake-up flags (`PollOut::rebuild`,
 /// `PollOut::rescan`). If the number does hold our object (a watcher the application left
 /// on a number it closed, which the library then reused), the level-triggered form stays:
-/// correct, three `fcntl` and a `read` per wake-up. (`fd_reify` makes the check due and
-/// the wait non-blocking.)
+/// correct, three `fcntl` and a `read` per wake-up. (`fd_reify` makes the check due.)
 #[cold]
 #[inline(never)]
 fn edge_shared(a: &Anfd) -> bool {
@@ -335,9 +340,6 @@ pub struct Loop {
     /// The wakeup object is an eventfd watched edge-triggered through one number (see
     /// `obj_start`): nothing is read from it and nothing checked when it fires.
     pipe_edge: bool,
-    /// `edge_shared` made the wakeup watcher level-triggered in this `fd_reify`: the wait
-    /// that follows must not block, so that the numbers are checked at once after it.
-    edge_yielded: bool,
     /// signalfd: -2 = wanted (`EVFLAG_SIGNALFD`) but not created yet, -1 = not used, else
     /// the first of `sigfd_m`.
     sigfd: c_int,
@@ -477,7 +479,6 @@ impl LoopHandle {
             evpipe_r: Members::NONE,
             evpipe_w: Members::NONE,
             pipe_edge: false,
-            edge_yielded: false,
             sigfd_m: Members::NONE,
             timerfd_m: Members::NONE,
             fds_gen: crate::ffi::atfork::generation(),
@@ -1114,7 +1115,6 @@ impl Loop {
             if events & EDGE != 0 && edge_shared(a) {
                 events &= !EDGE;
                 self.fds_check_at = f64::NEG_INFINITY;
-                self.edge_yielded = true;
             }
             a.events = events;
             if o_events != events || o_reify & EV__IOFDSET as u8 != 0 {
@@ -1123,7 +1123,7 @@ impl Loop {
             }
         }
         self.fdchanges.clear();
-        self.killed_in_reify = self.process_kills() | core::mem::take(&mut self.edge_yielded);
+        self.killed_in_reify = self.process_kills();
     }
 
     /// Stop the watchers of every fd the backend rejected; true if there were any.
@@ -1160,16 +1160,7 @@ impl Loop {
     }
 
     pub fn fd_event_nocheck(&mut self, fd: c_int, revents: c_int) {
-        let mut p = self.anfds[fd as usize].head;
-        while !p.is_null() {
-            // SAFETY: the fd list links only active io watchers.
-            let w = unsafe { WatcherPtr::from_raw(p) }.unwrap();
-            p = w.next();
-            let ev = w.io_events() & revents;
-            if ev != 0 {
-                self.feed(w, ev);
-            }
-        }
+        feed_fd_watchers(&self.anfds[fd as usize], &mut self.pq, revents);
     }
 
     pub fn feed_fd_event(&mut self, fd: c_int, revents: c_int) {
@@ -1787,7 +1778,7 @@ impl Loop {
     /// pending signals and asyncs. After a rebuild nothing is drained (the new object is
     /// empty); the flags below are what carries the events.
     pub fn pipe_cb(&mut self, h: &LoopHandle, revents: c_int) {
-        if self.pipe_edge && self.pipe_w().io_events() & EDGE as c_int != 0 {
+        if self.pipe_w().io_events() & EDGE as c_int != 0 {
             // Edge-triggered eventfd (see `obj_start`): nothing to drain, nothing read, so no
             // number needs checking here; `EV_ERROR` (a rebuilt epoll set could not register
             // the watched number) still rebuilds the object.
