@@ -166,6 +166,11 @@ pub struct PollOut {
     /// bench_loop: 16 instructions less per `ev_run` entry/exit and per empty iteration);
     /// any other value sends it through its full check.
     pub gen: u64,
+    /// Input: the monotonic time (the loop's `mn_now`) from which the poll's timeout counts,
+    /// or `-inf` when the caller does not know it. The io_uring backend resumes a wait that a
+    /// ring close interrupted until `since + timeout` without reading the clock before every
+    /// wait (`uring::resume_deadline`).
+    pub since: f64,
 }
 
 impl PollOut {
@@ -182,6 +187,7 @@ impl Default for PollOut {
             rebuild: false,
             rescan: false,
             gen: PollOut::GEN_UNKNOWN,
+            since: f64::NEG_INFINITY,
         }
     }
 }

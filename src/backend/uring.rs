@@ -574,22 +574,30 @@ fn eintr_from_ring_close() -> bool {
     mine != 0 && sys::monotonic() - f64::from_bits(mine) < RING_CLOSE_WINDOW
 }
 
-/// The deadline of a blocking wait of `timeout` seconds, for resuming it after an EINTR
-/// that [`eintr_from_ring_close`] explains. Only needed within [`RING_CLOSE_WINDOW`] of a
-/// ring close: otherwise no clock read (it cost ~25 instructions per iteration). The first
-/// deadline asked for after the window forgets the close (unless a newer one was noted
-/// meanwhile), so a process that once closed a ring does not pay the read on every wait
-/// for the rest of its life (it did: bench_wakeup, whose warm-up destroys its loops).
-/// Should another thread close a ring while we wait, the resumed wait is non-blocking (an
-/// early wake-up, as a plain EINTR gives).
+/// The deadline of a blocking wait of `timeout` seconds counted from `since` (the loop's
+/// `mn_now`, [`PollOut::since`]; `-inf`: not known, the clock is read), for resuming it after
+/// an EINTR that [`eintr_from_ring_close`] explains. Only needed within [`RING_CLOSE_WINDOW`]
+/// of a ring close: otherwise none (`-inf`). No clock read when the caller knows `since`:
+/// the loop read the clock just before it picked the timeout, and a deadline taken from that
+/// reading is at most the loop's own overhead early (an early wake-up, which libev's
+/// semantics allow, never a late one). Reading the clock here before every wait cost ~40
+/// instructions per wait for a second after each ring close (callgrind, bench_wakeup, whose
+/// warm-up destroys its loops). The first deadline asked for after the window forgets the
+/// close (unless a newer one was noted meanwhile), so a process that once closed a ring
+/// does not take this path for the rest of its life. Should another thread close a ring
+/// while we wait, the resumed wait is non-blocking (an early wake-up, as a plain EINTR gives).
 #[inline]
-fn resume_deadline(timeout: f64) -> f64 {
+fn resume_deadline(timeout: f64, since: f64) -> f64 {
     let at = RING_CLOSED_AT.load(Ordering::Relaxed);
     if timeout > 0.0 && at != 0 {
-        let now = sys::monotonic();
+        let now = if since == f64::NEG_INFINITY {
+            sys::monotonic()
+        } else {
+            since
+        };
         if now - f64::from_bits(at) > RING_CLOSE_WINDOW {
             // No EINTR can be explained by that close any more (`eintr_from_ring_close`
-            // compares with a time no later than `at`).
+            // compares with a time no later than `at`; `since` is no later than the clock).
             let _ = RING_CLOSED_AT.compare_exchange(at, 0, Ordering::Relaxed, Ordering::Relaxed);
         }
         now + timeout
@@ -1009,7 +1017,7 @@ impl Uring {
                 & (self.mode != Mode::Poll)
                 & (self.forkgen == out.gen)
         {
-            let n = self.epoll_wait_hooked(timeout, hooks);
+            let n = self.epoll_wait_hooked(timeout, out.since, hooks);
             // SAFETY: after `acquire`: this thread owns the loop again (`Fds::get`).
             self.deliver(unsafe { fds.get() }, n, out);
             if self.epfd_lost {
@@ -1077,7 +1085,7 @@ impl Uring {
         arm.clear();
         self.arm = arm;
 
-        let deadline = resume_deadline(timeout);
+        let deadline = resume_deadline(timeout, out.since);
         let mut timeout = timeout;
         let mut failed = 0;
         hooks.release();
@@ -1148,7 +1156,7 @@ impl Uring {
         self.nonblock_next = false;
         let k = self.changes.len();
         let n = if k == 0 {
-            self.epoll_wait_hooked(timeout, hooks)
+            self.epoll_wait_hooked(timeout, out.since, hooks)
         } else if k <= small_batch() || !self.ring_ready(k) {
             // Few changes: plain epoll_ctl calls are cheaper than a ring round trip
             // (bench/uring/RESULTS.md, "small batches"); more, while the loop has no ring
@@ -1158,7 +1166,7 @@ impl Uring {
             if self.ctl_made_work(out) {
                 timeout = 0.0;
             }
-            self.epoll_wait_hooked(timeout, hooks)
+            self.epoll_wait_hooked(timeout, out.since, hooks)
         } else if self.mode == Mode::EpollWait && timeout > 0.0 && probes_only(&self.changes) {
             // One enter for the changes and the wait, only for a batch whose CTLs can fail
             // only if the application closed an fd after we registered it (see "Which
@@ -1182,7 +1190,7 @@ impl Uring {
                 if self.ctl_made_work(out) {
                     timeout = 0.0;
                 }
-                self.epoll_wait_hooked(timeout, hooks)
+                self.epoll_wait_hooked(timeout, out.since, hooks)
             }
         };
         // SAFETY: after `acquire`: this thread owns the loop again (`Fds::get`).
@@ -1205,9 +1213,9 @@ impl Uring {
     /// `self.events` and reads errno before returning); errors are handled after `acquire`,
     /// as libev calls its syserr callback with the loop acquired.
     #[inline]
-    fn epoll_wait_hooked(&mut self, timeout: f64, hooks: &Hooks) -> usize {
+    fn epoll_wait_hooked(&mut self, timeout: f64, since: f64, hooks: &Hooks) -> usize {
         hooks.release();
-        let n = self.epoll_wait(timeout);
+        let n = self.epoll_wait(timeout, since);
         hooks.acquire();
         if n >= 0 {
             n as usize
@@ -1270,12 +1278,12 @@ impl Uring {
     /// The first call inline (every iteration without changes comes here), errors and
     /// resumed waits out of line.
     #[inline]
-    fn epoll_wait(&mut self, timeout: f64) -> c_int {
+    fn epoll_wait(&mut self, timeout: f64, since: f64) -> c_int {
         // The flag first (it is almost always clear), the rest out of line.
         let deadline = if RING_CLOSED_AT.load(Ordering::Relaxed) == 0 {
             f64::NEG_INFINITY
         } else {
-            Self::resume_deadline_slow(timeout)
+            Self::resume_deadline_slow(timeout, since)
         };
         let n = self.epoll_wait_once(timeout);
         if n >= 0 {
@@ -1300,8 +1308,8 @@ impl Uring {
 
     #[cold]
     #[inline(never)]
-    fn resume_deadline_slow(timeout: f64) -> f64 {
-        resume_deadline(timeout)
+    fn resume_deadline_slow(timeout: f64, since: f64) -> f64 {
+        resume_deadline(timeout, since)
     }
 
     /// `epoll_wait` failed (errno set): resume after an EINTR that a ring close explains
@@ -1634,7 +1642,7 @@ impl Uring {
                     false
                 }
                 Bound::Fresh(t) => {
-                    bound = Bound::Until(resume_deadline(t));
+                    bound = Bound::Until(resume_deadline(t, out.since));
                     ts = Some(timeout_ns(t.max(0.0)));
                     false
                 }
@@ -2398,14 +2406,32 @@ mod tests {
     fn ring_close_is_forgotten_after_its_window() {
         let old = (sys::monotonic() - RING_CLOSE_WINDOW - 1.0).to_bits();
         RING_CLOSED_AT.store(old, Ordering::Relaxed);
-        assert!(resume_deadline(1.0) > sys::monotonic());
+        assert!(resume_deadline(1.0, f64::NEG_INFINITY) > sys::monotonic());
+        assert_ne!(RING_CLOSED_AT.load(Ordering::Relaxed), old);
+        // The same with the loop's time given.
+        RING_CLOSED_AT.store(old, Ordering::Relaxed);
+        resume_deadline(1.0, sys::monotonic());
         assert_ne!(RING_CLOSED_AT.load(Ordering::Relaxed), old);
         // Within the window the close is kept.
         let recent = sys::monotonic().to_bits();
         RING_CLOSED_AT.store(recent, Ordering::Relaxed);
-        resume_deadline(1.0);
+        resume_deadline(1.0, f64::NEG_INFINITY);
         let now = RING_CLOSED_AT.load(Ordering::Relaxed);
         assert!(now == recent || f64::from_bits(now) > f64::from_bits(recent));
+
+        // Within the window, the deadline counts from the time the loop gives (no clock
+        // read: a clock read would give a later deadline than `since + timeout`), and from
+        // the clock when the loop gives none; without a positive timeout there is none.
+        // (In this test, not a separate one: the old close stored above could otherwise be
+        // forgotten concurrently between a store and a call below.)
+        let recent = sys::monotonic();
+        RING_CLOSED_AT.store(recent.to_bits(), Ordering::Relaxed);
+        let since = recent - 0.25;
+        assert_eq!(resume_deadline(2.0, since), since + 2.0);
+        let before = sys::monotonic();
+        let d = resume_deadline(2.0, f64::NEG_INFINITY);
+        assert!(d >= before + 2.0 && d <= sys::monotonic() + 2.0);
+        assert_eq!(resume_deadline(0.0, since), f64::NEG_INFINITY);
     }
 
     /// A timeout so small that the deadline has passed before the first enter: the batch must

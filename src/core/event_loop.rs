@@ -2323,6 +2323,8 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
         }
 
         let waittime;
+        // The monotonic time `waittime` counts from (`PollOut::since`).
+        let since;
         {
             // SAFETY: see above.
             let l = unsafe { &mut *core };
@@ -2360,6 +2362,7 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
             fence(Ordering::SeqCst);
 
             let mut wt = 0.0;
+            let mut base = l.mn_now;
             let nowait = flags & EVRUN_NOWAIT != 0
                 || l.idleall != 0
                 || l.activecnt == 0
@@ -2398,11 +2401,13 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                     if st > 0.0 {
                         sys::sleep(st);
                         wt -= st;
+                        base += st;
                     }
                 }
             }
             l.loop_count = l.loop_count.wrapping_add(1);
             waittime = wt;
+            since = base;
         }
 
         {
@@ -2423,6 +2428,7 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
             // `&self`).
             let (backend, out) = unsafe { (&mut (*core).backend, &mut (*core).out) };
             out.ready.clear();
+            out.since = since;
             backend.poll(fds, waittime, out, &hooks);
         }
 
