@@ -22,14 +22,23 @@
  *            number: without checking its wakeup object's numbers first it would register the
  *            application's socket instead of the eventfd, and an ev_async_send to the loop,
  *            asleep without timers, would never wake it ("async lost").
- * In both, the application's socket stays open and unread by the loop until the test closes it.
+ *   touch:   while the loop sleeps (between its release and acquire hooks, the application's
+ *            lock held by another thread), that thread starts and at once stops an io watcher
+ *            on the number, then sends the async. The eventfd's edge arrives for a number with
+ *            a pending change, which the loop skips (as libev skips such fds); the change
+ *            itself leaves the registration as it was (the probe finds it: nothing re-arms the
+ *            edge). Without the wake-up watcher being told of the skipped edge, the async is
+ *            lost until the loop next wakes for something else ("async lost").
+ * In share and rebuild, the application's socket stays open and unread by the loop until the
+ * test closes it.
  * The guards in the library, and what fails without them (each verified): the level-triggered
  * form for a shared number (share; share (dense), where it was first checked only for the
  * sparse part); the rescan of the wake-up flags after dropped readiness, or the periodic
  * check's rebuild waking the loop (share (quiet): both missing in the first version); on
  * io_uring, the rescan after a stale event of a just re-added fd, or the check of the
  * numbers that a yield makes due at once (share (quiet, at once): fails without both, either suffices);
- * the check of the numbers before a rebuild (rebuild). */
+ * the check of the numbers before a rebuild (rebuild); the EV_CUSTOM feed of a skipped edge
+ * (`fd_event_skipped`: touch, on both backends). */
 #include "test.h"
 #include <fcntl.h>
 #include <pthread.h>
@@ -135,6 +144,68 @@ static void expect_async(struct ev_loop *l, const char *what, int k)
   }
 }
 
+/* touch: the application's lock, which the loop gives up only while it waits. */
+static pthread_mutex_t app_lock = PTHREAD_MUTEX_INITIALIZER;
+static int touch_fd, touched;
+
+static void app_release(struct ev_loop *l)
+{
+  (void)l;
+  CHECK(pthread_mutex_unlock(&app_lock) == 0);
+}
+
+static void app_acquire(struct ev_loop *l)
+{
+  (void)l;
+  CHECK(pthread_mutex_lock(&app_lock) == 0);
+}
+
+static void never_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+  (void)l;
+  (void)w;
+  (void)revents;
+  CHECK(!"the touching watcher was stopped before the loop woke");
+}
+
+static void *toucher(void *arg)
+{
+  struct ev_loop *l = arg;
+  ev_io w;
+  test_sleep_ms(100); /* the loop is asleep by then; the lock is free only while it waits */
+  CHECK(pthread_mutex_lock(&app_lock) == 0);
+  ev_io_init(&w, never_cb, touch_fd, EV_READ);
+  ev_io_start(l, &w);
+  ev_io_stop(l, &w);
+  ev_async_send(l, &async_w);
+  touched = 1;
+  CHECK(pthread_mutex_unlock(&app_lock) == 0);
+  return NULL;
+}
+
+/* The touch case on number k: the async must wake the loop at once. */
+static void expect_async_touched(struct ev_loop *l, int k)
+{
+  pthread_t t;
+  ev_timer guard;
+  got_async = guard_fired = touched = 0;
+  ev_timer_init(&guard, guard_cb, 3.0, 0.);
+  ev_timer_start(l, &guard);
+  ev_set_loop_release_cb(l, app_release, app_acquire);
+  CHECK(pthread_mutex_lock(&app_lock) == 0);
+  CHECK(pthread_create(&t, NULL, toucher, l) == 0);
+  ev_run(l, 0);
+  CHECK(pthread_mutex_unlock(&app_lock) == 0);
+  CHECK(pthread_join(t, NULL) == 0);
+  ev_set_loop_release_cb(l, 0, 0);
+  ev_timer_stop(l, &guard);
+  CHECK(touched);
+  if (!got_async || guard_fired) {
+    fprintf(stderr, "touch, number %d: async lost (the guard fired)\n", k);
+    CHECK(got_async && !guard_fired);
+  }
+}
+
 /* A new loop with an async watcher, and its wakeup eventfd's numbers. */
 static struct ev_loop *make_loop(struct fdset *efds, struct fdset *epfds)
 {
@@ -154,11 +225,12 @@ static struct ev_loop *make_loop(struct fdset *efds, struct fdset *epfds)
   return l;
 }
 
-enum how { SHARE, SHARE_QUIET, SHARE_QUIET_AT_ONCE, REBUILD };
+enum how { SHARE, SHARE_QUIET, SHARE_QUIET_AT_ONCE, REBUILD, TOUCH };
 
 static void attack(int k, enum how how)
 {
-  const char *what = how == REBUILD                ? "rebuild"
+  const char *what = how == TOUCH                  ? "touch"
+                     : how == REBUILD              ? "rebuild"
                      : how == SHARE                ? "share"
                      : how == SHARE_QUIET          ? "share (quiet)"
                                                    : "share (quiet, at once)";
@@ -170,6 +242,15 @@ static void attack(int k, enum how how)
   fprintf(stderr, "%s: backend 0x%x, %d eventfd numbers, %d epoll numbers\n", what,
           ev_backend(l), efds.n, epfds.n);
   CHECK_EQ_INT(efds.n, 3);
+  if (how == TOUCH) {
+    touch_fd = efds.fd[k];
+    expect_async_touched(l, k);
+    expect_async(l, what, k); /* and a plain wake-up afterwards */
+    ev_async_stop(l, &async_w);
+    if (dense_fd >= 0) ev_io_stop(l, &dense_w);
+    ev_loop_destroy(l);
+    return;
+  }
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   app_fd = efds.fd[k];
   CHECK(dup2(sv[0], app_fd) == app_fd);
@@ -238,6 +319,8 @@ int main(void)
     TRACE("share%s: the application's watcher stays level-triggered, async wakes the loop",
           dense ? " (dense)" : "");
   }
+  for (k = 0; k < 3; k++) attack(k, TOUCH);
+  TRACE("touch: an edge skipped for a number with a pending change still wakes the loop");
   for (k = 0; k < 3; k++) attack(k, REBUILD);
   TRACE("rebuild: the rebuilt epoll set watches the wakeup object, not the application's file");
   close(dense_fd);
