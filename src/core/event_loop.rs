@@ -105,11 +105,12 @@ impl Wake {
         // so the flags are scanned when the wait ends for another reason. (Clearing it lost
         // this feed and, the flag staying raised, every later one: differential hunt; libev
         // loses them too.)
-        if self.write_wanted.load(Ordering::Relaxed) != 0 && self.fds.present() {
-            self.write_skipped.store(0, Ordering::Relaxed);
-            fence(Ordering::Release);
+        if self.write_wanted.load(Ordering::Relaxed) != 0 {
             let saved = sys::errno();
-            self.fds.write();
+            self.fds.write_if_present(|| {
+                self.write_skipped.store(0, Ordering::Relaxed);
+                fence(Ordering::Release);
+            });
             sys::set_errno(saved);
         }
     }

@@ -467,42 +467,29 @@ impl WakeFds {
         self.is_eventfd.load(Ordering::Relaxed)
     }
 
-    /// Write one wake-up token into a member that still holds our object; write nothing if
-    /// none does (or in a forked child that has not rebuilt the loop yet). Async-signal-safe;
-    /// the caller preserves errno.
-    /// Is there an object of this process to write to?
-    pub fn present(&self) -> bool {
-        self.fds[0].load(Ordering::Acquire) >= 0
-            && self.gen.load(Ordering::Relaxed) == crate::ffi::atfork::generation()
-    }
-
-    pub fn write(&self) {
-        if self.gen.load(Ordering::Relaxed) != crate::ffi::atfork::generation() {
-            return;
+    /// If this process has an object to write to: run `before` (the caller's bookkeeping,
+    /// which must precede the write), then write one wake-up token into a member that still
+    /// holds the object (nothing if none does). Returns whether there was an object; `false`
+    /// also in a forked child that has not rebuilt the loop yet. Async-signal-safe; the
+    /// caller preserves errno. Only the first number is read on the common path (its tag
+    /// matches); the others and the identity only when it does not.
+    #[inline]
+    pub fn write_if_present(&self, before: impl FnOnce()) -> bool {
+        let fd0 = self.fds[0].load(Ordering::Acquire);
+        if fd0 < 0 || self.gen.load(Ordering::Relaxed) != crate::ffi::atfork::generation() {
+            return false;
         }
-        let fds = [
-            self.fds[0].load(Ordering::Acquire),
-            self.fds[1].load(Ordering::Acquire),
-            self.fds[2].load(Ordering::Acquire),
-        ];
-        if fds[0] < 0 {
-            return;
-        }
-        let id = Ident {
-            dev: self.dev.load(Ordering::Relaxed),
-            ino: self.ino.load(Ordering::Relaxed),
-            mode: self.mode.load(Ordering::Relaxed),
-        };
+        before();
         // The tag says the first number holds our object (the loop tags it once its full
         // check passed); otherwise find a member the expensive way.
         let tag = self.tag.load(Ordering::Relaxed);
-        let fd = if tag != 0 && sys::fd_tag(fds[0]) == tag {
-            fds[0]
+        let fd = if tag != 0 && sys::fd_tag(fd0) == tag {
+            fd0
         } else {
-            let Some(fd) = first_alive(&fds, &id) else {
-                return;
-            };
-            fd
+            match self.find_member(fd0) {
+                Some(fd) => fd,
+                None => return true,
+            }
         };
         if self.is_eventfd() {
             let one: u64 = 1;
@@ -513,6 +500,25 @@ impl WakeFds {
             // SAFETY: writing one valid byte to our pipe (checked just above).
             unsafe { libc::write(fd, &b as *const u8 as *const libc::c_void, 1) };
         }
+        true
+    }
+
+    /// The first member that still holds the object, by the exact check (`fd0`: the first
+    /// number as already read).
+    #[cold]
+    #[inline(never)]
+    fn find_member(&self, fd0: c_int) -> Option<c_int> {
+        let fds = [
+            fd0,
+            self.fds[1].load(Ordering::Acquire),
+            self.fds[2].load(Ordering::Acquire),
+        ];
+        let id = Ident {
+            dev: self.dev.load(Ordering::Relaxed),
+            ino: self.ino.load(Ordering::Relaxed),
+            mode: self.mode.load(Ordering::Relaxed),
+        };
+        first_alive(&fds, &id)
     }
 }
 
