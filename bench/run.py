@@ -645,8 +645,13 @@ def write_report(ctx):
         ok = all(row[c.name][0] <= row["libev"][0] + 0.005 for c in cfgs)
         if "blocking" in row["label"]:  # target: one kernel entry per blocking iteration
             ok = ok and all(row[c.name][0] <= 1.005 for c in cfgs)
-        (met_all if ok else missed).append("syscalls %s" % row["label"])
-        a("| %s | %s | %s | %s |" % (row["label"], row["unit"], " | ".join(cells), "yes" if ok else "**NO**"))
+        if row["label"].startswith("fork"):
+            # Evidence for the fork timing row (already counted there), not a target of its own.
+            verdict = "(evidence: see *Fork path footprint*)"
+        else:
+            (met_all if ok else missed).append("syscalls %s" % row["label"])
+            verdict = "yes" if ok else "**NO**"
+        a("| %s | %s | %s | %s |" % (row["label"], row["unit"], " | ".join(cells), verdict))
     a("")
     # callgrind
     a("## Instructions (callgrind Ir, user space, deterministic)")
@@ -661,8 +666,14 @@ def write_report(ctx):
     for label, vals in ctx["cg"][0].items():
         ratio = " / ".join("%.3f" % (vals[c.name] / vals["libev"]) for c in cfgs)
         ok = all(vals[c.name] <= vals["libev"] for c in cfgs)
-        (met_all if ok else missed).append("instructions %s" % label)
-        a("| %s | %s | %s | %s |" % (label, " | ".join("%.1f" % vals[n] for n in names), ratio, "yes" if ok else "**NO**"))
+        if label.startswith("forked child"):
+            # Evidence for the fork timing row, not a target of its own (the targets are per
+            # event and per timer operation).
+            verdict = "(evidence)"
+        else:
+            (met_all if ok else missed).append("instructions %s" % label)
+            verdict = "yes" if ok else "**NO**"
+        a("| %s | %s | %s | %s |" % (label, " | ".join("%.1f" % vals[n] for n in names), ratio, verdict))
     a("")
     for cname, per in ctx["cg"][1].items():
         a("<details><summary>Top functions by self Ir, %s</summary>" % cname)
@@ -712,9 +723,10 @@ def write_report(ctx):
         a("## Fork path footprint (pgagroal's per-connection path; evidence for the fork row)")
         a("")
         a("pgagroal forks a worker per client connection; the worker calls `ev_loop_fork` on the inherited "
-          "default loop and makes its own loop (bench_fork's child). Deterministic counts per fork, from the "
-          "sections above and `bench_fork -f` (minor page faults of the children, getrusage(RUSAGE_CHILDREN), "
-          "median of 5 processes of 3 x 200 forks). Not a target of its own: the evidence for the timing row.")
+          "default loop and makes its own loop (bench_fork's child). Counts per fork, from the sections above "
+          "(system calls, instructions: deterministic) and `bench_fork -f` (minor page faults of the children, "
+          "getrusage(RUSAGE_CHILDREN), median of 5 processes of 3 x 200 forks; these move by one or two with the "
+          "address-space layout). Not targets of their own: the evidence for the fork timing row.")
         a("")
         a("| per fork | " + " | ".join(names) + " |")
         a("|---|" + "---:|" * len(names))
@@ -723,8 +735,8 @@ def write_report(ctx):
                 cells = []
                 for nm in names:
                     tot, per = row[nm]
-                    detail = ", ".join("%s %.0f" % (k, v) for k, v in sorted(per.items(), key=lambda kv: -kv[1]))
-                    cells.append("**%.1f** (%s)" % (tot, detail))
+                    detail = ", ".join("%s %.2f" % (k, v) for k, v in sorted(per.items(), key=lambda kv: -kv[1]))
+                    cells.append("**%.2f** (%s)" % (tot, detail or "none"))
                 a("| system calls, parent and child (strace -f) | %s |" % " | ".join(cells))
         a("| minor page faults of the child | %s |" % " | ".join("%.1f" % ff[n] for n in names))
         for label, vals in ctx["cg"][0].items():
@@ -737,10 +749,11 @@ def write_report(ctx):
           "(`fstat`, an `F_SETSIG` tag), and `ev_loop_destroy` checks that each number still names the loop's "
           "file before closing it (`getpid`, `kcmp`, `fstat`, an `epoll_wait` probe of the epoll fd), because "
           "pgagroal's workers close numbers they do not own. libev writes to and closes whatever file the number "
-          "names by then. The extra page faults are the fork-detection marker page (`MADV_WIPEONFORK`, written "
-          "by the atfork handler so that no loop operation needs a `getpid`), the atfork handler's code page, and "
-          "a larger heap footprint of the new loop. On this VM a page fault costs a forked child about as much "
-          "as several system calls; fork, exit and wait (the same for both libraries) are most of the time per fork.")
+          "names by then. The extra page faults come from fork detection without system calls (an atfork "
+          "handler, whose code page faults in the child, bumps a fork generation and writes a "
+          "`MADV_WIPEONFORK` marker page that catches forks made without libc's handlers) and from the new "
+          "loop's larger heap footprint. On this VM a page fault costs a forked child about as much as several "
+          "system calls; fork, exit and wait (the same for both libraries) are most of the time per fork.")
         a("")
     # pgbench
     a("## pgbench through pgagroal 1.6.0")

@@ -90,7 +90,7 @@ impl Wake {
 
     /// Raise `flag` and wake the loop if it sleeps. Async-signal-safe: atomics and, only when
     /// the loop sleeps, one write(2) after checking that the number still holds our object
-    /// (`WakeFds::write`); errno is preserved.
+    /// (`WakeFds::write_if_present`); errno is preserved.
     pub fn write(&self, flag: &AtomicI32) {
         fence(Ordering::SeqCst);
         if flag.load(Ordering::Relaxed) != 0 {
@@ -2402,7 +2402,9 @@ pub unsafe fn run(lp: *mut ev_loop, flags: c_int) -> c_int {
                     if st > 0.0 {
                         sys::sleep(st);
                         wt -= st;
-                        base += st;
+                        // A signal may have cut the sleep short: the clock, not `base + st`,
+                        // keeps `since` no later than the wait's real start (review).
+                        base = sys::monotonic();
                     }
                 }
             }
