@@ -354,7 +354,7 @@ impl Backend {
             Backend::Kqueue(b) => b.modify(anfds, fd, oev, nev, out),
             #[cfg(target_os = "linux")]
             Backend::Epoll(b) => b.modify(anfds, fd, oev, nev, out),
-            Backend::Poll(b) => b.modify(fd, oev, nev),
+            Backend::Poll(b) => b.modify(anfds, fd, oev, nev),
             Backend::Select(b) => b.modify(fd, oev, nev),
         }
     }

@@ -1,20 +1,25 @@
 //! poll(2) backend: portable, no kernel object, so nothing to rebuild after fork.
 //!
-//! A dense `pollfd` array plus an fd → index map. `POLLNVAL` (fd not open) stops the fd's
+//! A dense `pollfd` array; each polled fd's index in it is kept in its fd-table entry. `POLLNVAL` (fd not open) stops the fd's
 //! watchers with `EV_ERROR` (libev asserts first; we deliver the error like libev built
 //! without assertions). EBADF from poll itself makes the loop probe every fd with fcntl and
 //! kill the bad ones; ENOMEM kills the highest fd (libev's "fd_enomem").
 
+use super::fdtable::FdTable;
 use super::{Fds, Hooks, PollOut};
 use crate::ffi::abi::{EV_READ, EV_WRITE};
 use crate::sys;
 use core::ffi::c_int;
 
+/// The index of a polled fd's `pollfd` lives in its fd-table entry, in [`super::Anfd::egen`]
+/// (index + 1; 0 = not polled): the generation field of the backends that register with a
+/// kernel object, unused by poll, and never reset while poll is the backend (poll is never
+/// rebuilt). A map of its own, indexed by fd, reached the loop's own fds at protected high
+/// numbers (~512, see `fdtable`) in every loop: 2-4 KiB per loop, which took a new poll loop
+/// past t_loop_footprint's 6 KiB.
 #[derive(Default)]
 pub struct Poll {
     polls: Vec<libc::pollfd>,
-    /// fd → index in `polls`, or -1.
-    idx: Vec<i32>,
 }
 
 impl Poll {
@@ -22,38 +27,36 @@ impl Poll {
         Poll::default()
     }
 
-    pub fn modify(&mut self, fd: c_int, oev: u8, nev: u8) {
+    pub fn modify(&mut self, anfds: &mut FdTable, fd: c_int, oev: u8, nev: u8) {
         if oev == nev {
             return;
         }
-        let fdu = fd as usize;
-        if self.idx.len() <= fdu {
-            self.idx.resize(fdu + 1, -1);
-        }
-        let mut i = self.idx[fdu];
-        if i < 0 {
+        let slot = anfds[fd as usize].egen;
+        let i = if slot == 0 {
             if nev == 0 {
                 return;
             }
-            i = self.polls.len() as i32;
-            self.idx[fdu] = i;
             self.polls.push(libc::pollfd {
                 fd,
                 events: 0,
                 revents: 0,
             });
-        }
-        let i = i as usize;
+            let i = self.polls.len() - 1;
+            anfds[fd as usize].egen = i as u32 + 1;
+            i
+        } else {
+            slot as usize - 1
+        };
         if nev != 0 {
             let n = nev as i32;
             self.polls[i].events = (if n & EV_READ != 0 { libc::POLLIN } else { 0 })
                 | (if n & EV_WRITE != 0 { libc::POLLOUT } else { 0 });
         } else {
-            self.idx[fdu] = -1;
+            anfds[fd as usize].egen = 0;
             self.polls.swap_remove(i);
             if i < self.polls.len() {
                 let moved = self.polls[i].fd as usize;
-                self.idx[moved] = i as i32;
+                anfds[moved].egen = i as u32 + 1;
             }
         }
     }
@@ -143,17 +146,23 @@ mod tests {
     #[test]
     fn index_map_stays_consistent() {
         let mut p = Poll::new();
+        let mut t = FdTable::with_len(16);
         for fd in [5, 9, 2, 7] {
-            p.modify(fd, 0, 1);
+            p.modify(&mut t, fd, 0, 1);
         }
-        p.modify(9, 1, 0);
-        p.modify(5, 1, 3);
+        p.modify(&mut t, 9, 1, 0);
+        p.modify(&mut t, 5, 1, 3);
         for (i, pfd) in p.polls.iter().enumerate() {
-            assert_eq!(p.idx[pfd.fd as usize], i as i32);
+            assert_eq!(t[pfd.fd as usize].egen, i as u32 + 1);
         }
-        assert_eq!(p.idx[9], -1);
+        assert_eq!(t[9].egen, 0);
         assert_eq!(p.polls.len(), 3);
-        let five = &p.polls[p.idx[5] as usize];
+        let five = &p.polls[t[5].egen as usize - 1];
         assert_eq!(five.events, libc::POLLIN | libc::POLLOUT);
+        // Removing the last one moves nothing; re-adding appends.
+        p.modify(&mut t, 7, 1, 0);
+        p.modify(&mut t, 9, 0, 2);
+        assert_eq!(p.polls[t[9].egen as usize - 1].fd, 9);
+        assert_eq!(p.polls[t[9].egen as usize - 1].events, libc::POLLOUT);
     }
 }
