@@ -124,26 +124,6 @@ static void guard_cb(struct ev_loop *l, ev_timer *w, int revents)
   ev_break(l, EVBREAK_ONE);
 }
 
-/* ev_async_send from another thread while the loop sleeps (no timer but a 3 s guard). */
-static void expect_async(struct ev_loop *l, const char *what, int k)
-{
-  pthread_t t;
-  ev_timer guard;
-  got_async = guard_fired = 0;
-  ev_timer_init(&guard, guard_cb, 3.0, 0.);
-  ev_timer_start(l, &guard);
-  CHECK(pthread_create(&t, NULL, sender, l) == 0);
-  ev_run(l, 0);
-  CHECK(pthread_join(t, NULL) == 0);
-  ev_timer_stop(l, &guard);
-  /* (When the wake-up is lost, the loop's once-a-second check repairs the object at the
-   * guard's wake-up and the async is delivered with the guard: too late.) */
-  if (!got_async || guard_fired) {
-    fprintf(stderr, "%s, number %d: async lost (the guard fired)\n", what, k);
-    CHECK(got_async && !guard_fired);
-  }
-}
-
 /* touch: the application's lock, which the loop gives up only while it waits. */
 static pthread_mutex_t app_lock = PTHREAD_MUTEX_INITIALIZER;
 static int touch_fd, touched;
@@ -168,6 +148,8 @@ static void never_cb(struct ev_loop *l, ev_io *w, int revents)
   CHECK(!"the touching watcher was stopped before the loop woke");
 }
 
+/* sender, touch form: under the application's lock (free only while the loop waits), start
+ * and stop a watcher on touch_fd before the send. */
 static void *toucher(void *arg)
 {
   struct ev_loop *l = arg;
@@ -183,25 +165,32 @@ static void *toucher(void *arg)
   return NULL;
 }
 
-/* The touch case on number k: the async must wake the loop at once. */
-static void expect_async_touched(struct ev_loop *l, int k)
+/* ev_async_send from another thread while the loop sleeps (no timer but a 3 s guard); with
+ * `touch`, the sender first touches touch_fd under the application's lock (toucher). */
+static void expect_async(struct ev_loop *l, const char *what, int k, int touch)
 {
   pthread_t t;
   ev_timer guard;
   got_async = guard_fired = touched = 0;
   ev_timer_init(&guard, guard_cb, 3.0, 0.);
   ev_timer_start(l, &guard);
-  ev_set_loop_release_cb(l, app_release, app_acquire);
-  CHECK(pthread_mutex_lock(&app_lock) == 0);
-  CHECK(pthread_create(&t, NULL, toucher, l) == 0);
+  if (touch) {
+    ev_set_loop_release_cb(l, app_release, app_acquire);
+    CHECK(pthread_mutex_lock(&app_lock) == 0);
+  }
+  CHECK(pthread_create(&t, NULL, touch ? toucher : sender, l) == 0);
   ev_run(l, 0);
-  CHECK(pthread_mutex_unlock(&app_lock) == 0);
+  if (touch) CHECK(pthread_mutex_unlock(&app_lock) == 0);
   CHECK(pthread_join(t, NULL) == 0);
-  ev_set_loop_release_cb(l, 0, 0);
+  if (touch) {
+    ev_set_loop_release_cb(l, 0, 0);
+    CHECK(touched);
+  }
   ev_timer_stop(l, &guard);
-  CHECK(touched);
+  /* (When the wake-up is lost, the loop's once-a-second check repairs the object at the
+   * guard's wake-up and the async is delivered with the guard: too late.) */
   if (!got_async || guard_fired) {
-    fprintf(stderr, "touch, number %d: async lost (the guard fired)\n", k);
+    fprintf(stderr, "%s, number %d: async lost (the guard fired)\n", what, k);
     CHECK(got_async && !guard_fired);
   }
 }
@@ -244,8 +233,8 @@ static void attack(int k, enum how how)
   CHECK_EQ_INT(efds.n, 3);
   if (how == TOUCH) {
     touch_fd = efds.fd[k];
-    expect_async_touched(l, k);
-    expect_async(l, what, k); /* and a plain wake-up afterwards */
+    expect_async(l, what, k, 1);
+    expect_async(l, what, k, 0); /* and a plain wake-up afterwards */
     ev_async_stop(l, &async_w);
     if (dense_fd >= 0) ev_io_stop(l, &dense_w);
     ev_loop_destroy(l);
@@ -258,16 +247,16 @@ static void attack(int k, enum how how)
   if (how == REBUILD) {
     CHECK(epfds.n >= 1);
     for (i = 0; i < epfds.n; i++) CHECK(close(epfds.fd[i]) == 0);
-    expect_async(l, what, k);
-    expect_async(l, what, k); /* and again, after whatever repair the first wake-up made */
+    expect_async(l, what, k, 0);
+    expect_async(l, what, k, 0); /* and again, after whatever repair the first wake-up made */
   } else {
     ev_io_init(&app_w, app_cb, app_fd, EV_READ);
     ev_io_start(l, &app_w);
     if (how == SHARE_QUIET) {
       ev_run(l, EVRUN_NOWAIT); /* the watcher is registered; the socket is idle */
-      expect_async(l, what, k);
+      expect_async(l, what, k, 0);
     } else if (how == SHARE_QUIET_AT_ONCE) {
-      expect_async(l, what, k); /* registered by the iteration that waits for the async */
+      expect_async(l, what, k, 0); /* registered by the iteration that waits for the async */
     }
     CHECK(write(sv[1], "ab", 2) == 2);
     /* level-triggered: two iterations that do not wait; well within the first second of the
@@ -278,7 +267,7 @@ static void attack(int k, enum how how)
       fprintf(stderr, "%s, number %d: %d of 2 bytes read (stranded)\n", what, k, app_reads);
       CHECK_EQ_INT(app_reads, 2);
     }
-    expect_async(l, what, k);
+    expect_async(l, what, k, 0);
     CHECK(write(sv[1], "c", 1) == 1);
     for (n = 0; n < 4 && app_reads < 3; n++) test_step(l, 0.05);
     CHECK_EQ_INT(app_reads, 3);

@@ -469,15 +469,15 @@ impl WakeFds {
 
     /// If this process has an object to write to: run `before` (the caller's bookkeeping,
     /// which must precede the write), then write one wake-up token into a member that still
-    /// holds the object (nothing if none does). Returns whether there was an object; `false`
-    /// also in a forked child that has not rebuilt the loop yet. Async-signal-safe; the
-    /// caller preserves errno. Only the first number is read on the common path (its tag
+    /// holds the object (nothing if none does). No object: none made yet, the loop destroyed,
+    /// or a forked child that has not rebuilt the loop yet. Async-signal-safe; the caller
+    /// preserves errno. Only the first number is read on the common path (its tag
     /// matches); the others and the identity only when it does not.
     #[inline]
-    pub fn write_if_present(&self, before: impl FnOnce()) -> bool {
+    pub fn write_if_present(&self, before: impl FnOnce()) {
         let fd0 = self.fds[0].load(Ordering::Acquire);
         if fd0 < 0 || self.gen.load(Ordering::Relaxed) != crate::ffi::atfork::generation() {
-            return false;
+            return;
         }
         before();
         // The tag says the first number holds our object (the loop tags it once its full
@@ -488,7 +488,7 @@ impl WakeFds {
         } else {
             match self.find_member(fd0) {
                 Some(fd) => fd,
-                None => return true,
+                None => return,
             }
         };
         if self.is_eventfd() {
@@ -500,7 +500,6 @@ impl WakeFds {
             // SAFETY: writing one valid byte to our pipe (checked just above).
             unsafe { libc::write(fd, &b as *const u8 as *const libc::c_void, 1) };
         }
-        true
     }
 
     /// The first member that still holds the object, by the exact check (`fd0`: the first
