@@ -1335,17 +1335,21 @@ impl Uring {
     /// resumed waits out of line.
     #[inline]
     fn epoll_wait(&mut self, timeout: f64, since: f64) -> c_int {
-        // The flag first (it is almost always clear), the rest out of line.
-        let deadline = if RING_CLOSED_AT.load(Ordering::Relaxed) == 0 {
-            f64::NEG_INFINITY
+        // The resume deadline counts from `since`, so it is worked out only if an EINTR comes.
+        // Without `since` (-inf) it needs a clock reading from before the wait, taken only
+        // within a ring-close window (the flag test first: it is almost always clear). Taking
+        // the deadline before every wait cost ~20 instructions per wait for a second after
+        // each ring close (callgrind, bench_wakeup -m async, whose warm-up destroys loops).
+        let since = if since == f64::NEG_INFINITY && RING_CLOSED_AT.load(Ordering::Relaxed) != 0 {
+            Self::monotonic_slow()
         } else {
-            Self::resume_deadline_slow(timeout, since)
+            since
         };
         let n = self.epoll_wait_once(timeout);
         if n >= 0 {
             return n;
         }
-        self.epoll_wait_failed(timeout, deadline)
+        self.epoll_wait_failed(timeout, since)
     }
 
     #[inline]
@@ -1364,26 +1368,32 @@ impl Uring {
 
     #[cold]
     #[inline(never)]
-    fn resume_deadline_slow(timeout: f64, since: f64) -> f64 {
-        resume_deadline(timeout, since)
+    fn monotonic_slow() -> f64 {
+        sys::monotonic()
     }
 
     /// `epoll_wait` failed (errno set): resume after an EINTR that a ring close explains
-    /// ([`eintr_from_ring_close`]) until `deadline`; any other EINTR ends the wait (0 events);
-    /// other errors are returned as `-errno`, to be handled once the loop is acquired again
+    /// ([`eintr_from_ring_close`]) until the wait's deadline (`timeout` after `since`, the
+    /// time before the wait); any other EINTR ends the wait (0 events); other errors are
+    /// returned as `-errno`, to be handled once the loop is acquired again
     /// ([`Uring::epoll_wait_error`]). Runs between the loop's hooks: touches nothing else.
     #[cold]
     #[inline(never)]
-    fn epoll_wait_failed(&mut self, mut timeout: f64, deadline: f64) -> c_int {
+    fn epoll_wait_failed(&mut self, mut timeout: f64, since: f64) -> c_int {
+        let mut deadline = None;
         loop {
             let err = sys::errno();
             if err != libc::EINTR {
                 return -err;
             }
-            if !eintr_from_ring_close() || timeout <= 0.0 {
+            // `since` unknown here means no ring had been closed when the wait began, so the
+            // close cannot explain this EINTR (and a deadline from the clock now would be
+            // late): it ends the wait, as any other EINTR.
+            if !eintr_from_ring_close() || timeout <= 0.0 || since == f64::NEG_INFINITY {
                 return 0;
             }
-            timeout = (deadline - sys::monotonic()).max(0.0);
+            let d = *deadline.get_or_insert_with(|| resume_deadline(timeout, since));
+            timeout = (d - sys::monotonic()).max(0.0);
             let n = self.epoll_wait_once(timeout);
             if n >= 0 {
                 return n;
