@@ -583,9 +583,12 @@ fn eintr_from_ring_close() -> bool {
 /// semantics allow, never a late one). Reading the clock here before every wait cost ~40
 /// instructions per wait for a second after each ring close (callgrind, bench_wakeup, whose
 /// warm-up destroys its loops). The first deadline asked for after the window forgets the
-/// close (unless a newer one was noted meanwhile), so a process that once closed a ring
-/// does not take this path for the rest of its life. Should another thread close a ring
-/// while we wait, the resumed wait is non-blocking (an early wake-up, as a plain EINTR gives).
+/// close (unless a newer one was noted meanwhile). The ring paths ask before each wait, so a
+/// process that once closed a ring does not pay this for the rest of its life there; the
+/// plain `epoll_wait` path asks only after an EINTR ([`Uring::epoll_wait`]), and reads the
+/// flag before a wait only when it does not know `since` (never under `ev_run`). Should
+/// another thread close a ring while we wait, the resumed wait is non-blocking (an early
+/// wake-up, as a plain EINTR gives).
 #[inline]
 fn resume_deadline(timeout: f64, since: f64) -> f64 {
     let at = RING_CLOSED_AT.load(Ordering::Relaxed);
