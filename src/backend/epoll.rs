@@ -37,6 +37,59 @@ pub(super) fn ctl(epfd: c_int, op: c_int, fd: c_int, mask: u8, data: u64) -> boo
     unsafe { libc::epoll_ctl(epfd, op, fd, &mut ev) == 0 }
 }
 
+/// Start a change of `fd`'s registration from `oev` to `nev` (non-zero) in its table entry:
+/// the kernel mask becomes `nev` and the generation moves on. Returns the `epoll_ctl` op (MOD
+/// for a mask change of a registered fd, else ADD: a re-registration whose EEXIST keeps the
+/// old one, see [`recover`]) and the kernel mask before the change. Shared by the epoll
+/// backend and io_uring's epoll strategies.
+#[inline(always)]
+pub(super) fn next_registration(a: &mut Anfd, oev: u8, nev: u8) -> (c_int, u8) {
+    let oldmask = a.emask;
+    a.emask = nev;
+    a.egen = a.egen.wrapping_add(1);
+    let op = if oev != 0 && oldmask != nev {
+        libc::EPOLL_CTL_MOD
+    } else {
+        libc::EPOLL_CTL_ADD
+    };
+    (op, oldmask)
+}
+
+/// Change `fd`'s registration from `oev` to `nev` (non-zero) at once: [`next_registration`],
+/// then `epoll_ctl`. The common failure, EEXIST of a re-registration with the mask the kernel
+/// already has (a watcher stopped and restarted: the lazy stop left the registration in
+/// place), is handled here as [`recover`] would: the old registration and its generation
+/// stay valid. Any other failure is the caller's to handle: `Err((errno, kernel mask before
+/// the change))`; the fd's entry then holds the new mask and generation (the event data
+/// sent is [`registration_data`]).
+#[inline(always)]
+pub(super) fn apply(
+    epfd: c_int,
+    anfds: &mut FdTable,
+    fd: c_int,
+    oev: u8,
+    nev: u8,
+) -> Result<(), (c_int, u8)> {
+    let a = &mut anfds[fd as usize];
+    let (op, oldmask) = next_registration(a, oev, nev);
+    if ctl(epfd, op, fd, nev, registration_data(a, fd)) {
+        return Ok(());
+    }
+    let err = sys::errno();
+    if err == libc::EEXIST && oldmask == nev {
+        let a = &mut anfds[fd as usize];
+        a.egen = a.egen.wrapping_sub(1);
+        return Ok(());
+    }
+    Err((err, oldmask))
+}
+
+/// The event data of `fd`'s registration: `gen << 32 | fd`.
+#[inline(always)]
+pub(super) fn registration_data(a: &Anfd, fd: c_int) -> u64 {
+    fd as u32 as u64 | ((a.egen as u64) << 32)
+}
+
 /// Outcome of [`recover`].
 pub(super) enum Recovery {
     /// Nothing more to do (the kernel already had the right registration, or the fd went
@@ -147,37 +200,15 @@ impl Epoll {
         self.eperms.clear();
     }
 
-    fn ctl(&self, op: c_int, fd: c_int, mask: u8, data: u64) -> bool {
-        ctl(self.fd, op, fd, mask, data)
-    }
-
     pub fn modify(&mut self, anfds: &mut FdTable, fd: c_int, oev: u8, nev: u8, out: &mut PollOut) {
         if nev == 0 {
             // Lazy: keep the registration; see the module comment.
             return;
         }
-        let a = &mut anfds[fd as usize];
-        let oldmask = a.emask;
-        a.emask = nev;
-        a.egen = a.egen.wrapping_add(1);
-        let data = fd as u32 as u64 | ((a.egen as u64) << 32);
-        let op = if oev != 0 && oldmask != nev {
-            libc::EPOLL_CTL_MOD
-        } else {
-            libc::EPOLL_CTL_ADD
+        let Err((err, oldmask)) = apply(self.fd, anfds, fd, oev, nev) else {
+            return;
         };
-        if self.ctl(op, fd, nev, data) {
-            return;
-        }
-        let err = sys::errno();
-        if err == libc::EEXIST && oldmask == nev {
-            // The common failure (a watcher stopped and restarted with the same mask: the
-            // lazy stop left the registration in place), handled here as `recover` would:
-            // the old registration and its generation stay valid.
-            let a = &mut anfds[fd as usize];
-            a.egen = a.egen.wrapping_sub(1);
-            return;
-        }
+        let data = registration_data(&anfds[fd as usize], fd);
         if (err == libc::EBADF || err == libc::EINVAL) && !self.m.intact() {
             // Our own epoll fd is gone, not the application's fd: rebuild the set (which
             // re-registers every fd) instead of failing the fd's watchers.

@@ -345,11 +345,21 @@ impl Backend {
         }
     }
 
+    /// `fd_reify` is about to apply the changes of `n` fds (at most `n` `modify` calls).
+    #[inline]
+    pub fn reify_begin(&mut self, n: usize) {
+        #[cfg(target_os = "linux")]
+        if let Backend::Uring(b) = self {
+            b.reify_begin(n);
+        }
+        let _ = n;
+    }
+
     /// Tell the kernel that `fd`'s wanted events changed from `oev` to `nev`.
     pub fn modify(&mut self, anfds: &mut FdTable, fd: i32, oev: u8, nev: u8, out: &mut PollOut) {
         match self {
             #[cfg(target_os = "linux")]
-            Backend::Uring(b) => b.modify(anfds, fd, oev, nev),
+            Backend::Uring(b) => b.modify(anfds, fd, oev, nev, out),
             #[cfg(evring_kqueue)]
             Backend::Kqueue(b) => b.modify(anfds, fd, oev, nev, out),
             #[cfg(target_os = "linux")]

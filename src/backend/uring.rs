@@ -534,6 +534,11 @@ pub struct Uring {
     ring_lost: bool,
     /// A run-time failure: the loop should switch to epoll at the next rebuild.
     pub broken: bool,
+    /// `modify` calls of the current `fd_reify` pass still to be applied at once, as the
+    /// epoll backend applies them ([`Uring::reify_begin`]).
+    direct_left: usize,
+    /// [`small_batch`], read once.
+    small: usize,
 }
 
 const EV_ZERO: libc::epoll_event = libc::epoll_event { events: 0, u64: 0 };
@@ -718,6 +723,8 @@ impl Uring {
             test_async_ctl: false,
             epfd_lost: false,
             broken: false,
+            direct_left: 0,
+            small: small_batch(),
         })
     }
 
@@ -774,7 +781,26 @@ impl Uring {
 
     // ------------------------------------------------------------------ modify
 
-    pub fn modify(&mut self, anfds: &mut FdTable, fd: c_int, oev: u8, nev: u8) {
+    /// `fd_reify` is about to apply the changes of `n` fds. A small batch (at most
+    /// [`small_batch`]) with nothing queued before it is applied at once, change by change,
+    /// exactly as the epoll backend does (and as it would go out anyway: small batches are
+    /// plain `epoll_ctl` calls). Recording each change and applying the list when the loop
+    /// polls cost ~140 instructions per iteration more for one change (callgrind, bench_churn
+    /// -k 1: 663 against 521 for the epoll backend, libev 592); pgagroal's workers change one
+    /// or two fds per protocol message. A larger batch is recorded, to go out as one ring
+    /// submission with the wait.
+    #[inline]
+    pub fn reify_begin(&mut self, n: usize) {
+        // (The poll strategy never gets here: `modify` sends it elsewhere first. A lost epoll
+        // fd number may name another file by now: nothing goes to it before the rebuild.)
+        self.direct_left = if (n <= self.small) & self.changes.is_empty() & !self.epfd_lost {
+            n
+        } else {
+            0
+        };
+    }
+
+    pub fn modify(&mut self, anfds: &mut FdTable, fd: c_int, oev: u8, nev: u8, out: &mut PollOut) {
         if self.foreign() {
             // Forked child: never touch the parent's ring or epoll set. `poll` will ask the
             // loop for a rebuild, which re-registers every fd from the loop's own state.
@@ -787,20 +813,17 @@ impl Uring {
             // Lazy, as the epoll backend: no EPOLL_CTL_DEL for a stop.
             return;
         }
+        if self.direct_left != 0 {
+            self.direct_left -= 1;
+            return self.modify_direct(anfds, fd, oev, nev, out);
+        }
         let a = &mut anfds[fd as usize];
         if a.eflags & PRUNE_QUEUED != 0 {
             // A narrowing of this fd is queued: this change supersedes it.
             a.eflags &= !PRUNE_QUEUED;
-            return self.modify_after_prune(anfds, fd, oev, nev);
+            return self.modify_after_prune(anfds, fd, oev, nev, out);
         }
-        let oldmask = a.emask;
-        a.emask = nev;
-        a.egen = a.egen.wrapping_add(1);
-        let op = if oev != 0 && oldmask != nev {
-            libc::EPOLL_CTL_MOD
-        } else {
-            libc::EPOLL_CTL_ADD
-        };
+        let (op, oldmask) = epoll::next_registration(a, oev, nev);
         let ch = Change::new(fd, a.egen, op, nev, oldmask, false);
         // The append with its growth out of line and last: the common path then keeps no
         // values across a call (no saved registers; the inlined poll strategy and the
@@ -814,6 +837,52 @@ impl Uring {
             }
         } else {
             self.push_change_slow(ch);
+        }
+    }
+
+    /// One change of a small batch, applied at once with `epoll_ctl` (the epoll backend's
+    /// `modify`; the errors through [`Uring::ctl_failed`], as when a recorded change fails).
+    /// Runs in `fd_reify`, before the loop picks its timeout: a rejected fd's watchers are
+    /// killed and the wait made non-blocking there, as with the epoll backend.
+    fn modify_direct(
+        &mut self,
+        anfds: &mut FdTable,
+        fd: c_int,
+        oev: u8,
+        nev: u8,
+        out: &mut PollOut,
+    ) {
+        // (No narrowing can be queued: `reify_begin` saw no recorded change.)
+        if let Err((err, oldmask)) = epoll::apply(self.epfd, anfds, fd, oev, nev) {
+            self.modify_direct_failed(anfds, fd, oev, nev, oldmask, err, out);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn modify_direct_failed(
+        &mut self,
+        anfds: &mut FdTable,
+        fd: c_int,
+        oev: u8,
+        nev: u8,
+        oldmask: u8,
+        err: c_int,
+        out: &mut PollOut,
+    ) {
+        // The change as a recorded one would have been (`next_registration`'s op).
+        let op = if oev != 0 && oldmask != nev {
+            libc::EPOLL_CTL_MOD
+        } else {
+            libc::EPOLL_CTL_ADD
+        };
+        let ch = Change::new(fd, anfds[fd as usize].egen, op, nev, oldmask, false);
+        self.ctl_failed(anfds, ch, err, out);
+        if self.edges_lost {
+            // `epfd_gone`'s probe took readiness unreported: `poll`'s general path reports
+            // the rescan, and a non-blocking wait gets there.
+            self.nonblock_next = true;
         }
     }
 
@@ -832,9 +901,16 @@ impl Uring {
     /// [`Uring::modify`] after dropping the queued narrowing of `fd` (rare).
     #[cold]
     #[inline(never)]
-    fn modify_after_prune(&mut self, anfds: &mut FdTable, fd: c_int, oev: u8, nev: u8) {
+    fn modify_after_prune(
+        &mut self,
+        anfds: &mut FdTable,
+        fd: c_int,
+        oev: u8,
+        nev: u8,
+        out: &mut PollOut,
+    ) {
         self.drop_queued_prune(fd);
-        self.modify(anfds, fd, oev, nev);
+        self.modify(anfds, fd, oev, nev, out);
     }
 
     #[cold]
@@ -1035,10 +1111,12 @@ impl Uring {
     /// common iteration above keeps its few saved registers.
     #[inline(never)]
     fn poll_changed(&mut self, fds: Fds, timeout: f64, out: &mut PollOut, hooks: &Hooks) {
-        // A small batch of changes (pgagroal's workers change one or two fds per message),
-        // nothing rare pending: plain `epoll_ctl` calls, then the same wait as above.
-        // Through `poll_general` this cost ~13% more instructions per iteration (callgrind,
-        // bench_churn -k 1: 745 -> 658 with the inline EEXIST rule of `ctl_plain`).
+        // A small batch of recorded changes, nothing rare pending: plain `epoll_ctl` calls,
+        // then the same wait as above. (Most small batches never get here: `modify` applies
+        // them at once, see `reify_begin`. These were recorded behind a queued narrowing, or
+        // in an `fd_reify` pass over more fds than actually changed.) Through `poll_general`
+        // this cost ~13% more instructions per iteration (callgrind, bench_churn -k 1 before
+        // `reify_begin`: 745 -> 658 with the inline EEXIST rule of `ctl_plain`).
         if self.changes.len() <= small_batch()
             && !(self.broken | self.ring_lost | self.epfd_lost | self.nonblock_next)
                 & self.eperms.is_empty()
@@ -2485,12 +2563,12 @@ mod tests {
         // harvest at once), then a batch of changes that go through io-wq.
         let (x0, y0) = pairs[0];
         anfds[x0 as usize].events = r;
-        b.modify(&mut anfds, x0, 0, r);
+        b.modify(&mut anfds, x0, 0, r, &mut out);
         b.poll(Fds::new(&mut anfds), 0.0, &mut out, &Hooks::NONE);
         write1(y0);
         for &(x, y) in &pairs[1..] {
             anfds[x as usize].events = r;
-            b.modify(&mut anfds, x, 0, r);
+            b.modify(&mut anfds, x, 0, r, &mut out);
             write1(y);
         }
         let mut seen = std::collections::BTreeSet::new();
@@ -2582,14 +2660,14 @@ mod tests {
             for &(x, _) in &pairs {
                 let ev = r;
                 anfds[x as usize].events = ev;
-                b.modify(&mut anfds, x, 0, ev);
+                b.modify(&mut anfds, x, 0, ev, &mut out);
             }
             out.ready.clear();
             b.poll(Fds::new(&mut anfds), 1e-15, &mut out, &Hooks::NONE);
             assert!(!out.rebuild && out.kill.is_empty() && out.ready.is_empty());
             for &(x, _) in &pairs {
                 anfds[x as usize].events = 0;
-                b.modify(&mut anfds, x, r, 0);
+                b.modify(&mut anfds, x, r, 0, &mut out);
             }
         }
         done.store(true, core::sync::atomic::Ordering::SeqCst);
@@ -2616,7 +2694,7 @@ mod tests {
             let w = EV_WRITE as u8;
             // add READ: nothing ready yet
             anfds[x as usize].events = r;
-            b.modify(&mut anfds, x, 0, r);
+            b.modify(&mut anfds, x, 0, r, &mut out);
             b.poll(Fds::new(&mut anfds), 0.01, &mut out, &Hooks::NONE);
             assert!(out.ready.is_empty(), "{mode:?}: {:?}", out.ready);
             // data → ready (level: reported again while unread)
@@ -2629,14 +2707,14 @@ mod tests {
             // change to WRITE: only write readiness, old generation never delivered
             let g = anfds[x as usize].egen;
             anfds[x as usize].events = w;
-            b.modify(&mut anfds, x, r, w);
+            b.modify(&mut anfds, x, r, w, &mut out);
             assert_ne!(anfds[x as usize].egen, g);
             out.ready.clear();
             b.poll(Fds::new(&mut anfds), 0.5, &mut out, &Hooks::NONE);
             assert_eq!(out.ready, vec![(x, w as i32)], "{mode:?}");
             // stop: nothing delivered any more (stale completions dropped)
             anfds[x as usize].events = 0;
-            b.modify(&mut anfds, x, w, 0);
+            b.modify(&mut anfds, x, w, 0, &mut out);
             // (epoll modes stop lazily: one unwanted report, which the loop filters, then
             // the registration is narrowed with the next batch)
             for i in 0..3 {
@@ -2650,6 +2728,77 @@ mod tests {
             assert!(out.kill.is_empty());
             sys::close(x);
             sys::close(y);
+        }
+    }
+
+    /// A small batch (`reify_begin` with at most `small_batch()` fds) is applied in `modify`
+    /// itself, as the epoll backend does: nothing is recorded, a bad fd is rejected at once
+    /// (`out.kill`, so `fd_reify` stops its watchers before the loop picks its timeout), a
+    /// regular file goes on the always-ready list at once, and a re-registration with the same
+    /// mask keeps its generation. A larger batch is recorded for the poll.
+    #[test]
+    fn small_batches_apply_at_once() {
+        if !available() {
+            return;
+        }
+        for mode in [Mode::EpollCtl, Mode::EpollWait] {
+            let Some(mut b) = Uring::build(mode, false) else {
+                continue;
+            };
+            let (x, y) = pair();
+            // SAFETY: a NUL-terminated path.
+            let reg =
+                unsafe { libc::open(c"/proc/self/exe".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+            assert!(reg >= 0);
+            // A number nothing has open.
+            // SAFETY: F_GETFD on any number is harmless.
+            let bad = (900..1000)
+                .find(|&n| unsafe { libc::fcntl(n, libc::F_GETFD) } < 0)
+                .unwrap();
+            let mut anfds = table(bad as usize + 1);
+            let mut out = PollOut::default();
+            let r = EV_READ as u8;
+            anfds[x as usize].events = r;
+            b.reify_begin(1);
+            b.modify(&mut anfds, x, 0, r, &mut out);
+            assert!(b.changes.is_empty(), "{mode:?}: recorded, not applied");
+            let g = anfds[x as usize].egen;
+            // Registered already: another ADD finds it.
+            assert!(!b.ctl(libc::EPOLL_CTL_ADD, x, r, 0));
+            assert_eq!(sys::errno(), libc::EEXIST);
+            // Re-registration with the same mask: EEXIST, generation kept.
+            b.reify_begin(1);
+            b.modify(&mut anfds, x, r, r, &mut out);
+            assert_eq!(anfds[x as usize].egen, g, "{mode:?}");
+            // A bad fd and a regular file, two changes of one small batch.
+            anfds[bad as usize].events = r;
+            anfds[reg as usize].events = r;
+            b.reify_begin(2);
+            b.modify(&mut anfds, bad, 0, r, &mut out);
+            b.modify(&mut anfds, reg, 0, r, &mut out);
+            assert!(b.changes.is_empty(), "{mode:?}");
+            assert_eq!(out.kill, vec![bad], "{mode:?}");
+            assert_eq!(b.eperms, vec![reg], "{mode:?}");
+            out.kill.clear();
+            // Events flow; the regular file is reported as always ready.
+            write1(y);
+            b.poll(Fds::new(&mut anfds), 0.5, &mut out, &Hooks::NONE);
+            let mut got = out.ready.clone();
+            got.sort();
+            let mut want = vec![(x, r as i32), (reg, r as i32)];
+            want.sort();
+            assert_eq!(got, want, "{mode:?}");
+            // A batch larger than a small one is recorded for the poll.
+            let (p, q) = pair();
+            let mut anfds2 = table(p.max(q) as usize + 1);
+            b.reify_begin(small_batch() + 1);
+            anfds2[p as usize].events = r;
+            b.modify(&mut anfds2, p, 0, r, &mut out);
+            assert_eq!(b.changes.len(), 1, "{mode:?}");
+            b.changes.clear();
+            for fd in [x, y, reg, p, q] {
+                sys::close(fd);
+            }
         }
     }
 
@@ -2670,13 +2819,13 @@ mod tests {
             let r = EV_READ as u8;
             for fd in [x, p] {
                 anfds[fd as usize].events = r;
-                b.modify(&mut anfds, fd, 0, r);
+                b.modify(&mut anfds, fd, 0, r, &mut out);
             }
             b.poll(Fds::new(&mut anfds), 0.0, &mut out, &Hooks::NONE);
             write1(y);
             // forced re-registration, same mask, together with another change (batched)
-            b.modify(&mut anfds, x, r, r);
-            b.modify(&mut anfds, p, r, r);
+            b.modify(&mut anfds, x, r, r, &mut out);
+            b.modify(&mut anfds, p, r, r, &mut out);
             out.ready.clear();
             b.poll(Fds::new(&mut anfds), 0.5, &mut out, &Hooks::NONE);
             assert_eq!(out.ready, vec![(x, r as i32)], "{mode:?}");
@@ -2703,7 +2852,7 @@ mod tests {
             let mut out = PollOut::default();
             let r = EV_READ as u8;
             anfds[x as usize].events = r;
-            b.modify(&mut anfds, x, 0, r);
+            b.modify(&mut anfds, x, 0, r, &mut out);
             b.poll(Fds::new(&mut anfds), 0.0, &mut out, &Hooks::NONE);
             // SAFETY: plain fork; the child only runs code that is fork-safe here
             // (no other threads are touched) and ends with _exit.
@@ -2712,7 +2861,7 @@ mod tests {
             if pid == 0 {
                 let mut ok = true;
                 let g = anfds[x as usize].egen;
-                b.modify(&mut anfds, x, r, r);
+                b.modify(&mut anfds, x, r, r, &mut out);
                 ok &= anfds[x as usize].egen == g; // ignored: not our ring
                 let t0 = sys::monotonic();
                 let mut o = PollOut::default();
@@ -2720,7 +2869,7 @@ mod tests {
                 ok &= o.rebuild && o.ready.is_empty() && sys::monotonic() - t0 < 1.0;
                 ok &= b.recreate();
                 anfds[x as usize].eflags = 0;
-                b.modify(&mut anfds, x, 0, r);
+                b.modify(&mut anfds, x, 0, r, &mut out);
                 write1(y);
                 let mut o = PollOut::default();
                 b.poll(Fds::new(&mut anfds), 1.0, &mut o, &Hooks::NONE);

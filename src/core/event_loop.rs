@@ -1096,6 +1096,7 @@ impl Loop {
     /// Apply the fd changes collected since the last iteration: one backend call per fd
     /// whose wanted mask changed (or that was explicitly re-set with `ev_io_set`).
     fn fd_reify(&mut self) {
+        self.backend.reify_begin(self.fdchanges.len());
         let mut i = 0;
         while i < self.fdchanges.len() {
             let fd = self.fdchanges[i];
