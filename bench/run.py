@@ -1130,8 +1130,14 @@ def why_missed(ctx, band, names, cfgs):
                 tgt = 1.05 if pipe.startswith("transaction") else 1.00
                 base = pipe.replace(" -C", "")
                 nw = nowait.get((base, "-S-C" if pipe.endswith("-C") else "-S"))
-                a("- %s: %.3f, target %.2f%s" % (pipe, r, tgt,
-                  "" if nw is None else "; libev's nowait bound %.3f%s" % (nw, " (the target is above it: beyond any event loop)" if tgt > nw else "")))
+                note = ""
+                if nw is not None:
+                    note = "; libev's nowait bound %.3f" % nw
+                    if tgt > nw:
+                        note += " (the target is above it: beyond any event loop"
+                        note += ("; this run's ratio, above the bound as well, is within the run-to-run noise)"
+                                 if r > nw else ")")
+                a("- %s: %.3f, target %.2f%s" % (pipe, r, tgt, note))
             a("")
         for pipe, be, sa, sb in pg.get("sys_rows") or []:
             if pipe == "transaction" and sa > sb - 1:
