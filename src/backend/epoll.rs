@@ -90,6 +90,25 @@ pub(super) fn registration_data(a: &Anfd, fd: c_int) -> u64 {
     fd as u32 as u64 | ((a.egen as u64) << 32)
 }
 
+/// [`recover`] for the change [`apply`] could not make (the fd's entry holds its mask and
+/// generation): a bad fd goes on `out.kill`, for its watchers to get `EV_ERROR`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn recover_applied(
+    epfd: c_int,
+    anfds: &mut FdTable,
+    eperms: &mut Vec<c_int>,
+    err: c_int,
+    fd: c_int,
+    oldmask: u8,
+    nev: u8,
+    out: &mut PollOut,
+) {
+    let data = registration_data(&anfds[fd as usize], fd);
+    if let Recovery::Kill = recover(epfd, anfds, eperms, err, fd, oldmask, nev, data) {
+        out.kill.push(fd);
+    }
+}
+
 /// Outcome of [`recover`].
 pub(super) enum Recovery {
     /// Nothing more to do (the kernel already had the right registration, or the fd went
@@ -208,25 +227,13 @@ impl Epoll {
         let Err((err, oldmask)) = apply(self.fd, anfds, fd, oev, nev) else {
             return;
         };
-        let data = registration_data(&anfds[fd as usize], fd);
         if (err == libc::EBADF || err == libc::EINVAL) && !self.m.intact() {
             // Our own epoll fd is gone, not the application's fd: rebuild the set (which
             // re-registers every fd) instead of failing the fd's watchers.
             out.rebuild = true;
             return;
         }
-        if let Recovery::Kill = recover(
-            self.fd,
-            anfds,
-            &mut self.eperms,
-            err,
-            fd,
-            oldmask,
-            nev,
-            data,
-        ) {
-            out.kill.push(fd);
-        }
+        recover_applied(self.fd, anfds, &mut self.eperms, err, fd, oldmask, nev, out);
     }
 
     pub fn poll(&mut self, fds: Fds, mut timeout: f64, out: &mut PollOut, hooks: &Hooks) {

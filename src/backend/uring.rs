@@ -847,8 +847,8 @@ impl Uring {
         }
     }
 
-    /// One change of a small batch, applied at once with `epoll_ctl` (the epoll backend's
-    /// `modify`; the errors through [`Uring::ctl_failed`], as when a recorded change fails).
+    /// One change of a small batch, applied at once with `epoll_ctl`, as the epoll backend's
+    /// `modify` applies it (failures: [`Uring::modify_direct_failed`]).
     /// Runs in `fd_reify`, before the loop picks its timeout: a rejected fd's watchers are
     /// killed and the wait made non-blocking there, as with the epoll backend.
     fn modify_direct(
@@ -891,8 +891,7 @@ impl Uring {
             // the rescan, and a non-blocking wait gets there.
             self.nonblock_next = true;
         }
-        let data = epoll::registration_data(&anfds[fd as usize], fd);
-        if let epoll::Recovery::Kill = epoll::recover(
+        epoll::recover_applied(
             self.epfd,
             anfds,
             &mut self.eperms,
@@ -900,10 +899,8 @@ impl Uring {
             fd,
             oldmask,
             nev,
-            data,
-        ) {
-            out.kill.push(fd);
-        }
+            out,
+        );
     }
 
     #[cold]
