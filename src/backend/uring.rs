@@ -1121,27 +1121,6 @@ impl Uring {
             }
             return;
         }
-        self.poll_changed(fds, timeout, out, hooks);
-    }
-
-    /// [`Uring::poll`] with changes to apply or a rare state. Out of line, so that the
-    /// common iteration above keeps its few saved registers.
-    #[inline(never)]
-    fn poll_changed(&mut self, fds: Fds, timeout: f64, out: &mut PollOut, hooks: &Hooks) {
-        // A small batch of recorded changes, nothing rare pending: plain `epoll_ctl` calls,
-        // then the same wait as above. (Most small batches never get here: `modify` applies
-        // them at once, see `reify_begin`. These were recorded behind a queued narrowing, or
-        // in an `fd_reify` pass over more fds than actually changed.) Through `poll_general`
-        // this cost ~13% more instructions per iteration (callgrind, bench_churn -k 1 before
-        // `reify_begin`: 745 -> 658 with the inline EEXIST rule of `ctl_plain`).
-        if self.changes.len() <= small_batch()
-            && !(self.broken | self.ring_lost | self.epfd_lost | self.nonblock_next)
-                & self.eperms.is_empty()
-                & (self.mode != Mode::Poll)
-                & (self.forkgen == out.gen)
-        {
-            return self.poll_small_batch(fds, timeout, out, hooks);
-        }
         self.poll_general(fds, timeout, out, hooks);
         if self.edges_lost {
             self.edges_lost = false;
@@ -1149,31 +1128,10 @@ impl Uring {
         }
     }
 
-    /// [`Uring::poll`] with a small batch of changes and nothing rare pending: the batch as
-    /// plain `epoll_ctl` calls (as `poll_epoll` sends it), then the wait.
-    #[inline]
-    fn poll_small_batch(&mut self, fds: Fds, mut timeout: f64, out: &mut PollOut, hooks: &Hooks) {
-        // SAFETY: before `release`: this thread owns the loop (`Fds::get`).
-        self.ctl_plain(unsafe { fds.get() }, out);
-        if self.ctl_made_work(out) {
-            timeout = 0.0;
-        }
-        let n = self.epoll_wait_hooked(timeout, out.since, hooks);
-        // SAFETY: after `acquire`: this thread owns the loop again (`Fds::get`).
-        self.deliver(unsafe { fds.get() }, n, out);
-        // A failed `epoll_ctl` may have found our epoll fd gone (rebuild) or taken readiness
-        // unreported with `epfd_gone`'s probe (rescan).
-        if self.epfd_lost {
-            out.rebuild = true;
-        }
-        if self.edges_lost {
-            self.edges_lost = false;
-            out.rescan = true;
-        }
-    }
-
-    /// [`Uring::poll`] with a batch larger than a small one, or a rare state.
-    #[inline]
+    /// [`Uring::poll`] with recorded changes to apply or a rare state. (Small batches are
+    /// applied in `fd_reify`, see [`Uring::reify_begin`]; the few recorded ones, behind a
+    /// queued narrowing, go out here as plain `epoll_ctl` calls.)
+    #[inline(never)]
     fn poll_general(&mut self, fds: Fds, timeout: f64, out: &mut PollOut, hooks: &Hooks) {
         // Non-short-circuit `|`: one branch for the three rare states.
         if self.foreign() | self.broken | self.ring_lost | sys_pid_changed(self.pid) {
